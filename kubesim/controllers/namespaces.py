@@ -1,0 +1,70 @@
+"""Namespace lifecycle: default ServiceAccount and root CA ConfigMap in every namespace, and
+deletion that removes everything the namespace holds before the namespace itself goes."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from kubesim import errors
+from kubesim.controllers import Controller
+
+ROOT_CA = "-----BEGIN CERTIFICATE-----\nkubesim-has-no-tls\n-----END CERTIFICATE-----\n"
+
+
+class NamespaceController(Controller):
+    watches = (("", "namespaces"),)
+
+    def keys_for(self, ev):  # type: ignore[override]
+        yield ev.obj["metadata"]["name"]
+
+    async def reconcile(self, key: Hashable) -> None:
+        name = str(key)
+        ns_rt = self.api.rt("", "namespaces")
+        ns = self.store.peek(ns_rt, "", name)
+        if ns is None:
+            return
+        if ns["metadata"].get("deletionTimestamp"):
+            await self._finalize(name, ns)
+            return
+        sa_rt, cm_rt = self.api.rt("", "serviceaccounts"), self.api.rt("", "configmaps")
+        if self.store.peek(sa_rt, name, "default") is None:
+            try:
+                self.api.create(sa_rt, name, {"metadata": {"name": "default"}})
+            except errors.ApiError as e:
+                if e.code != 409:
+                    raise
+        if self.store.peek(cm_rt, name, "kube-root-ca.crt") is None:
+            try:
+                self.api.create(
+                    cm_rt,
+                    name,
+                    {"metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": ROOT_CA}},
+                )
+            except errors.ApiError as e:
+                if e.code != 409:
+                    raise
+
+    async def _finalize(self, name: str, ns: dict) -> None:
+        remaining = 0
+        for rt in self.sim.registry.types.values():
+            if not rt.namespaced or rt.virtual:
+                continue
+            for obj in list(self.store.iter(rt, name)):
+                remaining += 1
+                if obj["metadata"].get("deletionTimestamp"):
+                    continue
+                try:
+                    self.api.delete(rt, name, obj["metadata"]["name"], propagation="Background")
+                except errors.ApiError as e:
+                    if e.code != 404:
+                        raise
+        if remaining:
+            self.requeue(name, 0.1)
+            return
+        current = self.store.peek(self.api.rt("", "namespaces"), "", name)
+        if current is None:
+            return
+        if current["metadata"].get("finalizers"):
+            self.requeue(name, 0.2)  # someone else's finalizer still pending
+            return
+        self.store.remove(self.api.rt("", "namespaces"), "", name)

@@ -1,0 +1,118 @@
+"""The scheduler: binds pending pods to nodes that fit, or records why none does.
+
+A pod that fits nowhere stays Pending with a ``PodScheduled=False/Unschedulable``
+condition and a ``FailedScheduling`` event phrased like the real scheduler's, and is
+retried whenever capacity may have changed (a pod finished or went away, a node came).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Hashable
+
+from kubesim import errors
+from kubesim.controllers import Controller
+from kubesim.scheduling import SchedulingFailure, schedule
+from kubesim.store import Event, now_rfc3339
+
+
+class Scheduler(Controller):
+    watches = (("", "pods"), ("", "nodes"))
+
+    def __init__(self, sim) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(sim)
+        self.unschedulable: set[tuple[str, str]] = set()
+
+    def on_event(self, ev: Event) -> None:
+        if ev.rt.key == ("", "nodes"):
+            self._retry_unschedulable()
+            return
+        if ev.rt.key != ("", "pods"):
+            return
+        m, spec = ev.obj["metadata"], ev.obj.get("spec", {})
+        key = (m["namespace"], m["name"])
+        if ev.type == "DELETED" or ev.obj.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            self.unschedulable.discard(key)
+            if spec.get("nodeName"):
+                self._retry_unschedulable()  # capacity freed
+            return
+        if not spec.get("nodeName") and not m.get("deletionTimestamp"):
+            self.enqueue(key)
+
+    def _retry_unschedulable(self) -> None:
+        for key in list(self.unschedulable):
+            self.enqueue(key)
+
+    async def reconcile(self, key: Hashable) -> None:
+        ns, name = key  # type: ignore[misc]
+        pods_rt = self.api.rt("", "pods")
+        pod = self.store.peek(pods_rt, ns, name)
+        if pod is None or pod["spec"].get("nodeName") or pod["metadata"].get("deletionTimestamp"):
+            self.unschedulable.discard((ns, name))
+            return
+        if pod["spec"].get("schedulerName", "default-scheduler") != "default-scheduler":
+            return
+        nodes = list(self.store.iter(self.api.rt("", "nodes")))
+        on_node: dict[str, list[dict]] = {}
+        for p in self.store.iter(pods_rt):
+            node = p["spec"].get("nodeName")
+            if node and p.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
+                on_node.setdefault(node, []).append(p)
+        result = schedule(pod, nodes, on_node)
+        if isinstance(result, SchedulingFailure):
+            self.unschedulable.add((ns, name))
+            self._set_unschedulable(pod, result.message, result.reason)
+            return
+        self.unschedulable.discard((ns, name))
+        self.bind(pod, result)
+
+    def bind(self, pod: dict, node: str) -> None:
+        new = copy.deepcopy(pod)
+        new["spec"]["nodeName"] = node
+        conds = [
+            c
+            for c in new.get("status", {}).get("conditions", []) or []
+            if c["type"] != "PodScheduled"
+        ]
+        conds.append(
+            {
+                "type": "PodScheduled",
+                "status": "True",
+                "lastProbeTime": None,
+                "lastTransitionTime": now_rfc3339(),
+            }
+        )
+        new.setdefault("status", {})["conditions"] = conds
+        try:
+            stored = self.store.replace(self.api.rt("", "pods"), new)
+        except errors.ApiError as e:
+            if e.code in (404, 409):
+                return
+            raise
+        m = stored["metadata"]
+        self.sim.recorder.record(
+            stored,
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {m['namespace']}/{m['name']} to {node}",
+            "default-scheduler",
+        )
+
+    def _set_unschedulable(self, pod: dict, message: str) -> None:
+        new = copy.deepcopy(pod)
+        cond = {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": message,
+            "lastProbeTime": None,
+            "lastTransitionTime": now_rfc3339(),
+        }
+        conds = new.setdefault("status", {}).get("conditions", []) or []
+        old = next((c for c in conds if c["type"] == "PodScheduled"), None)
+        if old and old.get("message") == message:
+            cond["lastTransitionTime"] = old.get("lastTransitionTime")
+        new["status"]["conditions"] = [c for c in conds if c["type"] != "PodScheduled"] + [cond]
+        if new != pod:
+            self.store.replace(self.api.rt("", "pods"), new, check_rv=False)
+        self.sim.recorder.record(pod, "Warning", "FailedScheduling", message, "default-scheduler")

@@ -1,0 +1,229 @@
+"""PersistentVolume binding, as the PV controller does it.
+
+- A PVC naming a PV (``spec.volumeName``), or a PV pre-bound to a PVC by ``claimRef``,
+  become Bound to each other when they are compatible.
+- An unbound PVC is matched with an Available PV of the same StorageClass whose capacity
+  and access modes suffice (smallest first).
+- A PVC of a StorageClass with a provisioner gets a dynamically provisioned PV
+  (``pvc-<uid>``), whose reclaim policy is the class's.
+- When a bound PVC goes, its PV is Released; ``Delete`` reclaim policy removes it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Hashable
+
+from kubesim.controllers import Controller
+from kubesim.quantity import parse_quantity
+from kubesim.store import Event
+
+PROVISIONER = "kubesim.io/hostpath"
+
+
+class VolumeController(Controller):
+    watches = (("", "persistentvolumeclaims"), ("", "persistentvolumes"))
+
+    def keys_for(self, ev: Event):  # type: ignore[override]
+        m = ev.obj["metadata"]
+        if ev.rt.plural == "persistentvolumes":
+            yield ("pv", m["name"], ev.type == "DELETED")
+            ref = ev.obj.get("spec", {}).get("claimRef") or {}
+            if ref.get("name"):
+                yield ("pvc", ref.get("namespace", ""), ref["name"])
+            # A PV that became Available may satisfy waiting claims.
+            for pvc in self.store.iter(self.api.rt("", "persistentvolumeclaims")):
+                if pvc.get("status", {}).get("phase") == "Pending":
+                    yield ("pvc", pvc["metadata"]["namespace"], pvc["metadata"]["name"])
+        else:
+            yield ("pvc", m["namespace"], m["name"])
+            if ev.type == "DELETED" and ev.obj.get("spec", {}).get("volumeName"):
+                yield ("pv", ev.obj["spec"]["volumeName"], False)
+
+    async def reconcile(self, key: Hashable) -> None:
+        if key[0] == "pv":  # type: ignore[index]
+            self._sync_pv(key[1])  # type: ignore[index]
+        else:
+            self._sync_pvc(key[1], key[2])  # type: ignore[index]
+
+    # ------------------------------------------------------------------ PVCs
+    def _sync_pvc(self, ns: str, name: str) -> None:
+        pvc_rt, pv_rt = (
+            self.api.rt("", "persistentvolumeclaims"),
+            self.api.rt("", "persistentvolumes"),
+        )
+        pvc = self.store.peek(pvc_rt, ns, name)
+        if pvc is None or pvc["metadata"].get("deletionTimestamp"):
+            return
+        if pvc.get("status", {}).get("phase") == "Bound":
+            pv = self.store.peek(pv_rt, "", pvc["spec"].get("volumeName", ""))
+            if pv is None:
+                self._set_pvc(pvc, "Lost", None)
+            return
+        spec = pvc.get("spec", {})
+        pv = None
+        if spec.get("volumeName"):
+            pv = self.store.peek(pv_rt, "", spec["volumeName"])
+            if pv is None or not self._compatible(pv, pvc, by_name=True):
+                return  # stays Pending until that PV appears
+        else:
+            pv = self._find_prebound(pvc) or self._find_match(pvc)
+        if pv is None:
+            sc_name = spec.get("storageClassName")
+            sc = self.store.peek(self.api.rt("storage.k8s.io", "storageclasses"), "", sc_name or "")
+            if sc and sc.get("provisioner") == PROVISIONER:
+                if sc.get("volumeBindingMode") == "WaitForFirstConsumer":
+                    return  # provisioned once a pod uses it (not modelled: see docs)
+                pv = self._provision(pvc, sc)
+            else:
+                return
+        self._bind(pv, pvc)
+
+    def _find_prebound(self, pvc: dict) -> dict | None:
+        m = pvc["metadata"]
+        for pv in self.store.iter(self.api.rt("", "persistentvolumes")):
+            ref = pv.get("spec", {}).get("claimRef") or {}
+            if (
+                ref.get("name") == m["name"]
+                and ref.get("namespace") == m["namespace"]
+                and (not ref.get("uid") or ref["uid"] == m["uid"])
+                and self._compatible(pv, pvc, by_name=True)
+            ):
+                return pv
+        return None
+
+    def _find_match(self, pvc: dict) -> dict | None:
+        best = None
+        for pv in self.store.iter(self.api.rt("", "persistentvolumes")):
+            if (
+                pv.get("spec", {}).get("claimRef")
+                or pv.get("status", {}).get("phase") != "Available"
+            ):
+                continue
+            if not self._compatible(pv, pvc, by_name=False):
+                continue
+            cap = parse_quantity(pv["spec"].get("capacity", {}).get("storage", "0"))
+            if best is None or cap < best[0]:
+                best = (cap, pv)
+        return best[1] if best else None
+
+    @staticmethod
+    def _compatible(pv: dict, pvc: dict, by_name: bool) -> bool:
+        ps, cs = pv.get("spec", {}), pvc.get("spec", {})
+        if (ps.get("storageClassName") or "") != (cs.get("storageClassName") or "") and not (
+            by_name and cs.get("storageClassName") is None
+        ):
+            return False
+        want = parse_quantity((cs.get("resources", {}).get("requests") or {}).get("storage", "0"))
+        have = parse_quantity(ps.get("capacity", {}).get("storage", "0"))
+        if have < want:
+            return False
+        if not set(cs.get("accessModes", [])) <= set(ps.get("accessModes", [])):
+            return False
+        return ps.get("volumeMode", "Filesystem") == cs.get("volumeMode", "Filesystem")
+
+    def _provision(self, pvc: dict, sc: dict) -> dict:
+        m = pvc["metadata"]
+        pv = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {
+                "name": f"pvc-{m['uid']}",
+                "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER},
+                "finalizers": ["kubernetes.io/pv-protection"],
+            },
+            "spec": {
+                "capacity": {"storage": pvc["spec"]["resources"]["requests"]["storage"]},
+                "accessModes": pvc["spec"].get("accessModes", ["ReadWriteOnce"]),
+                "persistentVolumeReclaimPolicy": sc.get("reclaimPolicy", "Delete"),
+                "storageClassName": sc["metadata"]["name"],
+                "volumeMode": pvc["spec"].get("volumeMode", "Filesystem"),
+                "hostPath": {
+                    "path": f"/var/lib/kubesim/volumes/pvc-{m['uid']}",
+                    "type": "DirectoryOrCreate",
+                },
+            },
+        }
+        created = self.api.create(self.api.rt("", "persistentvolumes"), "", pv)
+        self.sim.recorder.record(
+            pvc,
+            "Normal",
+            "ProvisioningSucceeded",
+            f"Successfully provisioned volume {created['metadata']['name']}",
+            PROVISIONER,
+        )
+        return created
+
+    def _bind(self, pv: dict, pvc: dict) -> None:
+        pv_rt = self.api.rt("", "persistentvolumes")
+        m = pvc["metadata"]
+        new_pv = copy.deepcopy(pv)
+        new_pv["spec"]["claimRef"] = {
+            "kind": "PersistentVolumeClaim",
+            "apiVersion": "v1",
+            "namespace": m["namespace"],
+            "name": m["name"],
+            "uid": m["uid"],
+            "resourceVersion": m["resourceVersion"],
+        }
+        new_pv.setdefault("status", {})["phase"] = "Bound"
+        self.store.replace(pv_rt, new_pv, check_rv=False)
+        self._set_pvc(pvc, "Bound", pv)
+
+    def _set_pvc(self, pvc: dict, phase: str, pv: dict | None) -> None:
+        new = copy.deepcopy(pvc)
+        if pv is not None:
+            new["spec"]["volumeName"] = pv["metadata"]["name"]
+            new["metadata"].setdefault("annotations", {}).update(
+                {"pv.kubernetes.io/bind-completed": "yes"}
+            )
+            new["status"] = {
+                "phase": phase,
+                "accessModes": pv["spec"].get("accessModes", []),
+                "capacity": pv["spec"].get("capacity", {}),
+            }
+        else:
+            new.setdefault("status", {})["phase"] = phase
+        self.store.replace(self.api.rt("", "persistentvolumeclaims"), new, check_rv=False)
+
+    # ------------------------------------------------------------------- PVs
+    def _sync_pv(self, name: str, _deleted: bool = False) -> None:
+        pv_rt = self.api.rt("", "persistentvolumes")
+        pv = self.store.peek(pv_rt, "", name)
+        if pv is None:
+            return
+        if pv["metadata"].get("deletionTimestamp"):
+            # pv-protection: released once no claim is bound to it.
+            if pv.get("status", {}).get("phase") != "Bound":
+                self.api.remove_finalizer(pv_rt, "", name, "kubernetes.io/pv-protection")
+            return
+        ref = pv.get("spec", {}).get("claimRef")
+        phase = pv.get("status", {}).get("phase")
+        if not ref:
+            if phase != "Available":
+                self._set_pv_phase(pv, "Available")
+            return
+        pvc = self.store.peek(
+            self.api.rt("", "persistentvolumeclaims"), ref.get("namespace", ""), ref.get("name", "")
+        )
+        if pvc is not None and (not ref.get("uid") or ref["uid"] == pvc["metadata"]["uid"]):
+            if phase not in ("Bound", "Available") or (phase == "Available" and ref.get("uid")):
+                self._set_pv_phase(
+                    pv, "Bound" if pvc.get("spec", {}).get("volumeName") == name else "Available"
+                )
+            return
+        if ref.get("uid"):
+            # The claim it was bound to is gone: Released, then the reclaim policy applies.
+            policy = pv["spec"].get("persistentVolumeReclaimPolicy", "Retain")
+            if policy == "Delete":
+                self.api.delete(pv_rt, "", name)
+                self.api.remove_finalizer(pv_rt, "", name, "kubernetes.io/pv-protection")
+            elif phase != "Released":
+                self._set_pv_phase(pv, "Released")
+        elif phase != "Available":
+            self._set_pv_phase(pv, "Available")  # pre-bound, waiting for its claim
+
+    def _set_pv_phase(self, pv: dict, phase: str) -> None:
+        new = copy.deepcopy(pv)
+        new.setdefault("status", {})["phase"] = phase
+        self.store.replace(self.api.rt("", "persistentvolumes"), new, check_rv=False)

@@ -1,0 +1,400 @@
+"""Handlers for resource URLs: one function per verb, over ``kubesim.api``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from kubesim import errors, tables
+from kubesim.patch import SchemaLookup, json_merge_patch, json_patch, strategic_merge_patch
+from kubesim.server import PATCH_TYPES, Route, dumps, json_response
+
+if TYPE_CHECKING:
+    from kubesim.auth import User
+    from kubesim.server import Server
+
+
+async def _body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw:
+        return {}
+    ctype = request.content_type
+    if "yaml" in ctype:
+        import yaml
+
+        return yaml.safe_load(raw)
+    return json.loads(raw)
+
+
+def _dry_run(request: web.Request) -> bool:
+    values = request.query.getall("dryRun", [])
+    for v in values:
+        if v != "All":
+            raise errors.bad_request(f'Unsupported value: "{v}": supported values: "All"')
+    return bool(values)
+
+
+def _warning_headers(warnings: list[str]) -> dict[str, str] | None:
+    if not warnings:
+        return None
+    return {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)}
+
+
+async def dispatch(
+    server: Server, request: web.Request, route: Route, verb: str, user: User
+) -> web.StreamResponse:
+    fn = _VERBS.get(verb)
+    if fn is None or (verb not in route.rt.verbs and not route.subresource):
+        raise errors.method_not_allowed()
+    return await fn(server, request, route, user)
+
+
+async def get(server: Server, request: web.Request, route: Route, user: User) -> web.StreamResponse:
+    api = server.sim.api
+    if route.subresource == "log":
+        return await server.sim.stream_logs(request, route.namespace, route.name)
+    if route.subresource in ("exec", "attach", "portforward"):
+        api.get(route.rt, route.namespace, route.name)
+        raise errors.bad_request("Upgrade request required")
+    obj = api.get(route.rt, route.namespace, route.name)
+    if server.wants_table(request):
+        return json_response(
+            tables.table(route.rt, [obj], {"resourceVersion": str(server.sim.store.rv)})
+        )
+    return json_response(obj)
+
+
+async def list_(
+    server: Server, request: web.Request, route: Route, user: User
+) -> web.StreamResponse:
+    q = request.query
+    pred = server.predicate(route, q)
+    items, rv = server.sim.api.list(route.rt, route.namespace, pred)
+    cont_in = q.get("continue")
+    if cont_in:
+        rv0, last = server.decode_continue(cont_in)
+        if rv0 < server.sim.store.oldest_rv() - 1:
+            raise errors.gone(
+                "The provided continue parameter is too old to display a consistent "
+                "list result. You can start a new list without the continue "
+                "parameter."
+            )
+        items = [
+            o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > last
+        ]
+        rv = rv0
+    limit = int(q.get("limit", "0") or 0)
+    cont = None
+    if limit > 0 and len(items) > limit:
+        items = items[:limit]
+        m = items[-1]["metadata"]
+        cont = server.encode_continue(rv, (m.get("namespace", ""), m["name"]))
+    return server.list_response(request, route, items, rv, cont)
+
+
+async def watch(
+    server: Server, request: web.Request, route: Route, user: User
+) -> web.StreamResponse:
+    sim, q = server.sim, request.query
+    pred = server.predicate(route, q)
+    rv = q.get("resourceVersion")
+    since = None if rv in (None, "", "0") else _int(rv, "resourceVersion")
+    timeout = float(q.get("timeoutSeconds") or 1800)
+    bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+    resp = web.StreamResponse(
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    )
+    try:
+        watcher, backlog = sim.store.subscribe(route.rt, route.namespace or None, pred, since)
+    except errors.ApiError as e:
+        await resp.prepare(request)
+        await resp.write(dumps({"type": "ERROR", "object": e.status()}) + b"\n")
+        await resp.write_eof()
+        return resp
+    sim.watches_served += 1
+    await resp.prepare(request)
+    deadline = time.monotonic() + timeout
+    last_rv = since or sim.store.rv
+    try:
+        for ev in backlog:
+            await _write_event(resp, ev, pred)
+            last_rv = max(last_rv, ev.rv)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            wait = min(remaining, sim.bookmark_interval) if bookmarks else remaining
+            try:
+                ev = await asyncio.wait_for(watcher.queue.get(), wait)
+            except TimeoutError:
+                if bookmarks:
+                    await resp.write(_bookmark(route, sim.store.rv))
+                continue
+            if ev is None:  # closed by the server (fault injection, shutdown)
+                break
+            await _write_event(resp, ev, pred)
+            last_rv = max(last_rv, ev.rv)
+            # Drain what is already queued without another wakeup.
+            while not watcher.queue.empty():
+                ev = watcher.queue.get_nowait()
+                if ev is None:
+                    raise ConnectionResetError
+                await _write_event(resp, ev, pred)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        sim.store.unsubscribe(watcher)
+    try:
+        await resp.write_eof()
+    except ConnectionResetError:
+        pass
+    return resp
+
+
+def _bookmark(route: Route, rv: int) -> bytes:
+    return (
+        dumps(
+            {
+                "type": "BOOKMARK",
+                "object": {
+                    "kind": route.rt.kind,
+                    "apiVersion": route.rt.api_version,
+                    "metadata": {
+                        "resourceVersion": str(rv),
+                        "annotations": {"k8s.io/initial-events-end": "true"},
+                    },
+                },
+            }
+        )
+        + b"\n"
+    )
+
+
+async def _write_event(resp: web.StreamResponse, ev: Any, pred: Any) -> None:
+    if pred is None:
+        await resp.write(ev.wire())
+        return
+    now = pred(ev.obj)
+    if ev.type == "MODIFIED" and ev.old is not None:
+        before = pred(ev.old)
+        if before and not now:
+            await resp.write(dumps({"type": "DELETED", "object": ev.obj}) + b"\n")
+            return
+        if now and not before:
+            await resp.write(dumps({"type": "ADDED", "object": ev.obj}) + b"\n")
+            return
+    if now:
+        await resp.write(ev.wire())
+
+
+def _int(v: str, name: str) -> int:
+    try:
+        return int(v)
+    except ValueError as e:
+        raise errors.bad_request(f"invalid {name}: {v!r}") from e
+
+
+async def create(
+    server: Server, request: web.Request, route: Route, user: User
+) -> web.StreamResponse:
+    sim = server.sim
+    body = await _body(request)
+    if route.subresource:
+        return await _create_sub(server, request, route, user, body)
+    if route.name:
+        raise errors.method_not_allowed()
+    if route.rt.virtual:
+        return json_response(sim.review(route.rt, body, user), 201)
+    warnings: list[str] = []
+    obj = sim.api.create(
+        route.rt,
+        route.namespace,
+        body,
+        user=user.name,
+        dry_run=_dry_run(request),
+        warnings=warnings,
+    )
+    return json_response(obj, 201, _warning_headers(warnings))
+
+
+async def _create_sub(
+    server: Server, request: web.Request, route: Route, user: User, body: Any
+) -> web.StreamResponse:
+    sim = server.sim
+    if route.rt.plural == "serviceaccounts" and route.subresource == "token":
+        return json_response(sim.token_request(route.namespace, route.name, body), 201)
+    if route.rt.plural == "pods" and route.subresource == "binding":
+        sim.bind_pod(route.namespace, route.name, body)
+        return json_response(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "code": 201,
+            },
+            201,
+        )
+    if route.rt.plural == "pods" and route.subresource == "eviction":
+        sim.api.delete(route.rt, route.namespace, route.name, user=user.name)
+        return json_response(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "code": 201,
+            },
+            201,
+        )
+    if route.subresource in ("exec", "attach", "portforward"):
+        sim.api.get(route.rt, route.namespace, route.name)
+        raise errors.bad_request("Upgrade request required")
+    raise errors.method_not_allowed()
+
+
+async def update(
+    server: Server, request: web.Request, route: Route, user: User
+) -> web.StreamResponse:
+    if not route.name:
+        raise errors.method_not_allowed()
+    body = await _body(request)
+    warnings: list[str] = []
+    sub = "" if route.subresource == "finalize" else route.subresource
+    obj = server.sim.api.update(
+        route.rt,
+        route.namespace,
+        route.name,
+        body,
+        subresource=sub,
+        user=user.name,
+        dry_run=_dry_run(request),
+        warnings=warnings,
+    )
+    return json_response(obj, 200, _warning_headers(warnings))
+
+
+async def patch(
+    server: Server, request: web.Request, route: Route, user: User
+) -> web.StreamResponse:
+    sim = server.sim
+    if not route.name:
+        raise errors.method_not_allowed()
+    kind = PATCH_TYPES.get(request.content_type)
+    if kind is None or kind == "apply":
+        raise errors.unsupported_media_type(request.content_type)
+    body = await _body(request)
+    current = sim.api.get(route.rt, route.namespace, route.name)
+    if kind == "json":
+        if not isinstance(body, list):
+            raise errors.bad_request(
+                "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
+            )
+        new = json_patch(current, body)
+    else:
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request was not a JSON object")
+        if kind == "merge":
+            new = json_merge_patch(current, body)
+        else:
+            schema = SchemaLookup.for_kind(route.rt.api_version, route.rt.kind, sim.k8s_version)
+            if schema is None:
+                raise errors.unsupported_media_type(request.content_type)
+            new = strategic_merge_patch(current, body, schema)
+    if not isinstance(new, dict):
+        raise errors.bad_request("the patch did not produce an object")
+    # A patch that does not pin resourceVersion applies to the latest version.
+    pinned = isinstance(body, dict) and (body.get("metadata") or {}).get("resourceVersion")
+    if not pinned:
+        new.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
+    warnings: list[str] = []
+    obj = sim.api.update(
+        route.rt,
+        route.namespace,
+        route.name,
+        new,
+        subresource=route.subresource,
+        user=user.name,
+        dry_run=_dry_run(request),
+        warnings=warnings,
+    )
+    return json_response(obj, 200, _warning_headers(warnings))
+
+
+async def _delete_options(request: web.Request) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    if request.can_read_body:
+        body = await _body(request)
+        if isinstance(body, dict):
+            opts.update(body)
+    q = request.query
+    if "gracePeriodSeconds" in q:
+        opts["gracePeriodSeconds"] = _int(q["gracePeriodSeconds"], "gracePeriodSeconds")
+    if "propagationPolicy" in q:
+        opts["propagationPolicy"] = q["propagationPolicy"]
+    if q.get("orphanDependents") in ("true", "false"):
+        opts["orphanDependents"] = q["orphanDependents"] == "true"
+    if opts.get("orphanDependents") is not None and "propagationPolicy" not in opts:
+        opts["propagationPolicy"] = "Orphan" if opts["orphanDependents"] else "Background"
+    return opts
+
+
+async def delete(
+    server: Server, request: web.Request, route: Route, user: User
+) -> web.StreamResponse:
+    if route.subresource:
+        raise errors.method_not_allowed()
+    opts = await _delete_options(request)
+    obj, gone = server.sim.api.delete(
+        route.rt,
+        route.namespace,
+        route.name,
+        grace=opts.get("gracePeriodSeconds"),
+        propagation=opts.get("propagationPolicy"),
+        preconditions=opts.get("preconditions"),
+        user=user.name,
+        dry_run=_dry_run(request),
+    )
+    return json_response(obj, 200 if gone else 202)
+
+
+async def deletecollection(
+    server: Server, request: web.Request, route: Route, user: User
+) -> web.StreamResponse:
+    sim = server.sim
+    opts = await _delete_options(request)
+    pred = server.predicate(route, request.query)
+    items, rv = sim.api.list(route.rt, route.namespace, pred)
+    out = []
+    for o in items:
+        try:
+            obj, _gone = sim.api.delete(
+                route.rt,
+                o["metadata"].get("namespace", ""),
+                o["metadata"]["name"],
+                grace=opts.get("gracePeriodSeconds"),
+                propagation=opts.get("propagationPolicy"),
+                user=user.name,
+                dry_run=_dry_run(request),
+            )
+            out.append(obj)
+        except errors.ApiError as e:
+            if e.code != 404:
+                raise
+    return server.list_response(request, route, out, sim.store.rv, None)
+
+
+_VERBS = {
+    "get": get,
+    "list": list_,
+    "watch": watch,
+    "create": create,
+    "update": update,
+    "patch": patch,
+    "delete": delete,
+    "deletecollection": deletecollection,
+}

@@ -1,0 +1,355 @@
+"""The kubelet: runs the pods bound to kubesim's nodes through a container runtime.
+
+The runtime decides what "running a container" means: ``instant`` (containers are Running
+and Ready at once, optionally printing scripted output and exiting) or ``process`` (each
+container's command runs as a local process with the pod's env and volumes). Everything a
+client observes — status, conditions, container states, restarts, events, logs — is
+produced here the way the real kubelet produces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kubesim import errors
+from kubesim.kubelet.logs import LogWriter
+from kubesim.store import Event, now_rfc3339
+
+if TYPE_CHECKING:
+    from kubesim.sim import KubeSim
+
+log = logging.getLogger("kubesim.kubelet")
+
+
+class Container(Protocol):
+    async def wait(self) -> int: ...
+    async def stop(self, grace: float) -> None: ...
+
+
+class Runtime(Protocol):
+    async def prepare_pod(self, pod: dict) -> None: ...
+    async def start(self, pod: dict, container: dict, writer: LogWriter) -> Container: ...
+    async def cleanup_pod(self, pod: dict) -> None: ...
+
+
+@dataclass
+class ContainerRun:
+    name: str
+    attempt: int = 0
+    handle: Container | None = None
+    writer: LogWriter | None = None
+    started_at: str = ""
+    state: dict[str, Any] = field(
+        default_factory=lambda: {"waiting": {"reason": "ContainerCreating"}}
+    )
+    last_state: dict[str, Any] = field(default_factory=dict)
+    restarts: int = 0
+
+
+@dataclass
+class PodRun:
+    uid: str
+    namespace: str
+    name: str
+    task: asyncio.Task[None] | None = None
+    containers: dict[str, ContainerRun] = field(default_factory=dict)
+    stopping: bool = False
+    done: bool = False
+
+
+class Kubelet:
+    def __init__(self, sim: KubeSim, runtime: Runtime, log_dir: Path) -> None:
+        self.sim = sim
+        self.runtime = runtime
+        self.log_dir = log_dir
+        self.pods: dict[str, PodRun] = {}
+
+    # ------------------------------------------------------------ wiring
+    def on_event(self, ev: Event) -> None:
+        if ev.rt.key != ("", "pods"):
+            return
+        pod = ev.obj
+        uid = pod["metadata"]["uid"]
+        if ev.type == "DELETED":
+            run = self.pods.get(uid)
+            if run and not run.stopping:
+                run.stopping = True
+                asyncio.get_running_loop().create_task(self._stop(run, 0))
+            return
+        if not pod["spec"].get("nodeName"):
+            return
+        run = self.pods.get(uid)
+        if run is None and not pod["metadata"].get("deletionTimestamp"):
+            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+                return
+            run = PodRun(uid, pod["metadata"]["namespace"], pod["metadata"]["name"])
+            self.pods[uid] = run
+            run.task = asyncio.get_running_loop().create_task(self._run_pod(run))
+        elif pod["metadata"].get("deletionTimestamp"):
+            if run is None:
+                asyncio.get_running_loop().create_task(self._finish_delete(pod))
+            elif not run.stopping:
+                run.stopping = True
+                grace = pod["metadata"].get("deletionGracePeriodSeconds", 30)
+                asyncio.get_running_loop().create_task(self._stop(run, grace, delete=True))
+
+    def log_path(self, namespace: str, name: str, uid: str, container: str, attempt: int) -> Path:
+        return self.log_dir / f"{namespace}_{name}_{uid}" / container / f"{attempt}.log"
+
+    # ------------------------------------------------------------ status
+    def _pod(self, run: PodRun) -> dict | None:
+        pod = self.sim.store.peek(self.sim.api.rt("", "pods"), run.namespace, run.name)
+        if pod is None or pod["metadata"]["uid"] != run.uid:
+            return None
+        return pod
+
+    def _write_status(self, run: PodRun, phase: str | None = None, **extra: Any) -> dict | None:
+        pod = self._pod(run)
+        if pod is None:
+            return None
+        new = copy.deepcopy(pod)
+        st = new.setdefault("status", {})
+        if phase:
+            st["phase"] = phase
+        st.update(extra)
+        statuses = []
+        for c in pod["spec"]["containers"]:
+            cr = run.containers.get(c["name"]) or ContainerRun(c["name"])
+            ready = "running" in cr.state and not run.stopping
+            s: dict[str, Any] = {
+                "name": c["name"],
+                "image": c.get("image", ""),
+                "imageID": f"kubesim://{c.get('image', '')}",
+                "ready": ready,
+                "started": "running" in cr.state,
+                "restartCount": cr.restarts,
+                "state": cr.state,
+                "lastState": cr.last_state,
+            }
+            if "waiting" not in cr.state:
+                s["containerID"] = f"kubesim://{run.uid}-{c['name']}-{cr.attempt}"
+            statuses.append(s)
+        st["containerStatuses"] = statuses
+        all_ready = bool(statuses) and all(s["ready"] for s in statuses)
+        now = now_rfc3339()
+        conds = {c["type"]: c for c in st.get("conditions", []) or []}
+
+        def cond(t: str, ok: bool, reason: str = "") -> None:
+            old = conds.get(t)
+            status = "True" if ok else "False"
+            c = {
+                "type": t,
+                "status": status,
+                "lastProbeTime": None,
+                "lastTransitionTime": old["lastTransitionTime"]
+                if old and old["status"] == status
+                else now,
+            }
+            if reason and not ok:
+                c["reason"] = reason
+            conds[t] = c
+
+        cond("PodReadyToStartContainers", True)
+        cond("Initialized", True)
+        cond("Ready", all_ready, "ContainersNotReady" if not all_ready else "")
+        cond("ContainersReady", all_ready, "ContainersNotReady" if not all_ready else "")
+        order = [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+        ]
+        st["conditions"] = [conds[t] for t in order if t in conds] + [
+            c for t, c in conds.items() if t not in order
+        ]
+        try:
+            return self.sim.store.replace(self.sim.api.rt("", "pods"), new, check_rv=False)
+        except errors.ApiError:
+            return None
+
+    def _event(
+        self, run: PodRun, type_: str, reason: str, message: str, container: str = ""
+    ) -> None:
+        pod = self._pod(run)
+        if pod is not None:
+            fp = f"spec.containers{{{container}}}" if container else ""
+            self.sim.recorder.record(
+                pod, type_, reason, message, "kubelet", pod["spec"].get("nodeName", ""), fp
+            )
+
+    # ------------------------------------------------------------ lifecycle
+    async def _run_pod(self, run: PodRun) -> None:
+        pod = self._pod(run)
+        if pod is None:
+            return
+        ip = self.sim.allocate_pod_ip(run.uid)
+        node = self.sim.store.peek(self.sim.api.rt("", "nodes"), "", pod["spec"]["nodeName"])
+        host_ip = "127.0.0.1"
+        if node:
+            for a in node.get("status", {}).get("addresses", []):
+                if a.get("type") == "InternalIP":
+                    host_ip = a["address"]
+        for c in pod["spec"]["containers"]:
+            run.containers[c["name"]] = ContainerRun(c["name"])
+        self._write_status(
+            run,
+            "Pending",
+            podIP=ip,
+            podIPs=[{"ip": ip}],
+            hostIP=host_ip,
+            hostIPs=[{"ip": host_ip}],
+            startTime=now_rfc3339(),
+        )
+        try:
+            await self.runtime.prepare_pod(pod)
+        except Exception as e:  # volume/secret missing etc.: stays Pending with an event
+            self._event(run, "Warning", "FailedMount", str(e))
+            log.info("pod %s/%s cannot start: %s", run.namespace, run.name, e)
+            return
+        restart = pod["spec"].get("restartPolicy", "Always")
+        await asyncio.gather(
+            *(self._run_container(run, pod, c, restart) for c in pod["spec"]["containers"])
+        )
+        if run.stopping:
+            return
+        codes = [
+            cr.state.get("terminated", {}).get("exitCode", 1) for cr in run.containers.values()
+        ]
+        phase = "Succeeded" if all(c == 0 for c in codes) else "Failed"
+        run.done = True
+        self._write_status(run, phase)
+        await self.runtime.cleanup_pod(pod)
+
+    async def _run_container(self, run: PodRun, pod: dict, c: dict, restart: str) -> None:
+        cr = run.containers[c["name"]]
+        backoff = 0.1
+        while not run.stopping:
+            if cr.attempt == 0:
+                self._event(
+                    run,
+                    "Normal",
+                    "Pulled",
+                    f'Container image "{c.get("image", "")}" already present on machine',
+                    c["name"],
+                )
+            writer = LogWriter(
+                self.log_path(run.namespace, run.name, run.uid, c["name"], cr.attempt)
+            )
+            cr.writer = writer
+            try:
+                handle = await self.runtime.start(pod, c, writer)
+            except Exception as e:
+                writer.close()
+                cr.state = {"waiting": {"reason": "CreateContainerError", "message": str(e)}}
+                self._write_status(run)
+                self._event(run, "Warning", "Failed", f"Error: {e}", c["name"])
+                return
+            cr.handle = handle
+            self._event(run, "Normal", "Created", f"Created container: {c['name']}", c["name"])
+            cr.started_at = now_rfc3339()
+            cr.state = {"running": {"startedAt": cr.started_at}}
+            self._event(run, "Normal", "Started", f"Started container {c['name']}", c["name"])
+            self._write_status(run, "Running")
+            code = await handle.wait()
+            writer.close()
+            reason = "Completed" if code == 0 else ("Error" if code < 128 else "Error")
+            if code == 137 and run.stopping:
+                reason = "Error"
+            cr.state = {
+                "terminated": {
+                    "exitCode": code,
+                    "reason": reason,
+                    "startedAt": cr.started_at,
+                    "finishedAt": now_rfc3339(),
+                    "containerID": f"kubesim://{run.uid}-{c['name']}-{cr.attempt}",
+                }
+            }
+            if run.stopping:
+                return
+            again = restart == "Always" or (restart == "OnFailure" and code != 0)
+            if not again:
+                self._write_status(run)
+                return
+            cr.last_state = cr.state
+            cr.restarts += 1
+            cr.attempt += 1
+            cr.state = {
+                "waiting": {
+                    "reason": "CrashLoopBackOff" if code else "Completed",
+                    "message": f"back-off restarting failed container "
+                    f"{c['name']} in pod {run.name}",
+                }
+            }
+            self._write_status(run)
+            if code:
+                self._event(
+                    run,
+                    "Warning",
+                    "BackOff",
+                    "Back-off restarting failed container "
+                    f"{c['name']} in pod {run.name}_{run.namespace}({run.uid})",
+                    c["name"],
+                )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _stop(self, run: PodRun, grace: float, delete: bool = False) -> None:
+        pod = self._pod(run)
+        handles = [
+            cr for cr in run.containers.values() if cr.handle is not None and "running" in cr.state
+        ]
+        for cr in handles:
+            self._event(run, "Normal", "Killing", f"Stopping container {cr.name}", cr.name)
+        await asyncio.gather(*(cr.handle.stop(grace) for cr in handles if cr.handle))
+        if run.task:
+            try:
+                await asyncio.wait_for(asyncio.shield(run.task), grace + 5)
+            except (TimeoutError, asyncio.CancelledError):
+                run.task.cancel()
+        if pod is not None:
+            await self.runtime.cleanup_pod(pod)
+        self.sim.release_pod_ip(run.uid)
+        self.pods.pop(run.uid, None)
+        if delete:
+            await self._finish_delete(pod)
+
+    async def _finish_delete(self, pod: dict | None) -> None:
+        if pod is None:
+            return
+        m = pod["metadata"]
+        try:
+            self.sim.api.delete(
+                self.sim.api.rt("", "pods"),
+                m["namespace"],
+                m["name"],
+                grace=0,
+                preconditions={"uid": m["uid"]},
+            )
+        except errors.ApiError as e:
+            if e.code not in (404, 409):
+                raise
+
+    def running(self, uid: str, container: str, attempt: int | None = None) -> bool:
+        run = self.pods.get(uid)
+        if run is None or container not in run.containers:
+            return False
+        cr = run.containers[container]
+        return (attempt is None or cr.attempt == attempt) and "terminated" not in cr.state
+
+    def writer(self, uid: str, container: str) -> LogWriter | None:
+        run = self.pods.get(uid)
+        if run is None or container not in run.containers:
+            return None
+        return run.containers[container].writer
+
+    async def shutdown(self) -> None:
+        runs = list(self.pods.values())
+        for run in runs:
+            run.stopping = True
+        await asyncio.gather(*(self._stop(r, 1) for r in runs), return_exceptions=True)

@@ -1,0 +1,475 @@
+"""``KubeSim``: the API server, controllers, scheduler and kubelet, assembled and runnable
+in-process (tests) or from the command line (``python -m kubesim serve``).
+
+The whole simulated cluster lives on one asyncio event loop in a background thread, so a
+test can use blocking clients (kubectl, the sync client) and async ones alike, and can
+reach in through the Python control API (``faults``, ``counters``, ``call``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import ipaddress
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from aiohttp import web
+
+from kubesim import errors, quota, rbac
+from kubesim.admission import Admission
+from kubesim.api import Api, Request
+from kubesim.auth import Authenticator, User
+from kubesim.controllers.gc import GarbageCollector
+from kubesim.controllers.namespaces import NamespaceController
+from kubesim.controllers.quota import QuotaController
+from kubesim.controllers.scheduler import Scheduler
+from kubesim.controllers.volumes import PROVISIONER, VolumeController
+from kubesim.events import Recorder
+from kubesim.faults import Counters, Faults
+from kubesim.kubelet import Kubelet
+from kubesim.kubelet.instant import InstantRuntime
+from kubesim.kubelet.logs import read_log
+from kubesim.resources import ResourceType, default_registry
+from kubesim.scheduling import make_node
+from kubesim.server import Server
+from kubesim.store import Event, Store, now_rfc3339
+
+T = TypeVar("T")
+DEFAULT_NODES = ({"name": "kubesim-node-1"}, {"name": "kubesim-node-2"})
+
+
+class KubeSim:
+    def __init__(
+        self,
+        *,
+        kubelet: str = "instant",
+        nodes: list[dict[str, Any]] | tuple[dict[str, Any], ...] = DEFAULT_NODES,
+        k8s_version: str = "1.37",
+        data_dir: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bookmark_interval: float = 5.0,
+    ) -> None:
+        if kubelet not in ("instant", "process"):
+            raise ValueError("kubelet must be 'instant' or 'process'")
+        self.kubelet_mode = kubelet
+        self.k8s_version = k8s_version
+        self.host, self.port = host, port
+        self.bookmark_interval = bookmark_interval
+        self._own_data = data_dir is None
+        self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="kubesim-"))
+        self.node_specs = list(nodes)
+        self.registry = default_registry()
+        self.store = Store()
+        self.api = Api(self.store, self.registry)
+        self.auth = Authenticator()
+        self.rbac = rbac.RbacIndex()
+        self.faults = Faults()
+        self.counters = Counters()
+        self.recorder = Recorder(self.api)
+        self.watches_served = 0
+        self._ips: dict[str, str] = {}
+        self._next_ip = 2
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._validator: Any = None
+        Admission(self).install()
+        self.controllers = [
+            NamespaceController(self),
+            GarbageCollector(self),
+            Scheduler(self),
+            VolumeController(self),
+            QuotaController(self),
+        ]
+        self.kubelet = Kubelet(self, self._make_runtime(), self.data_dir / "logs")
+        self.store.listeners.append(self._on_event)
+
+    def _make_runtime(self) -> Any:
+        if self.kubelet_mode == "instant":
+            return InstantRuntime()
+        from kubesim.kubelet.process import ProcessRuntime
+
+        return ProcessRuntime(self, self.data_dir)
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> KubeSim:
+        self._thread = threading.Thread(target=self._thread_main, name="kubesim", daemon=True)
+        self._thread.start()
+        self._ready.wait(60)
+        if self._startup_error:
+            raise RuntimeError("kubesim failed to start") from self._startup_error
+        return self
+
+    def _thread_main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._astart())
+        except BaseException as e:  # surfaced by start()
+            self._startup_error = e
+            self._ready.set()
+            return
+        self._ready.set()
+        loop.run_forever()
+        loop.run_until_complete(self._astop())
+        loop.close()
+
+    async def _astart(self) -> None:
+        for c in self.controllers:
+            c.start()
+        self._bootstrap()
+        self._runner = web.AppRunner(Server(self).app(), access_log=None, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await asyncio.sleep(0)
+
+    async def _astop(self) -> None:
+        self.store.drop_watches()
+        await self.kubelet.shutdown()
+        for c in self.controllers:
+            c.stop()
+        if self._runner:
+            await self._runner.cleanup()
+
+    def stop(self) -> None:
+        if self._loop and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread:
+            self._thread.join(30)
+        if self._own_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> KubeSim:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -------------------------------------------------------- control API
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` on the simulator's loop and return its result (thread-safe)."""
+        assert self._loop is not None
+
+        async def run() -> T:
+            result = fn(*args, **kwargs)
+            if asyncio.iscoroutine(result):
+                result = await result
+            return result  # type: ignore[return-value]
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(60)
+
+    def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Create (or replace) an object as the admin, from any thread. For test setup."""
+
+        def do() -> dict[str, Any]:
+            rt = self.registry.by_kind(manifest["apiVersion"], manifest["kind"])
+            if rt is None:
+                raise ValueError(
+                    f"kubesim does not serve {manifest['apiVersion']}/{manifest['kind']}"
+                )
+            ns = manifest["metadata"].get("namespace", "default") if rt.namespaced else ""
+            existing = self.store.peek(rt, ns, manifest["metadata"]["name"])
+            if existing is None:
+                return self.api.create(rt, ns, manifest, user="kubesim-admin")
+            body = copy.deepcopy(manifest)
+            body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
+            return self.api.update(rt, ns, manifest["metadata"]["name"], body, user="kubesim-admin")
+
+        return self.call(do)
+
+    def write_kubeconfig(
+        self, path: str | Path, token: str | None = None, namespace: str = "default"
+    ) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cfg = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "kubesim", "cluster": {"server": self.url}}],
+            "users": [{"name": "kubesim-admin", "user": {"token": token or self.auth.admin_token}}],
+            "contexts": [
+                {
+                    "name": "kubesim",
+                    "context": {
+                        "cluster": "kubesim",
+                        "user": "kubesim-admin",
+                        "namespace": namespace,
+                    },
+                }
+            ],
+            "current-context": "kubesim",
+            "preferences": {},
+        }
+        path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        return path
+
+    def create_token(self, namespace: str, service_account: str, expiration: int = 3600) -> str:
+        """A token for a ServiceAccount, as ``kubectl create token`` would get."""
+
+        def do() -> str:
+            sa = self.store.get(self.api.rt("", "serviceaccounts"), namespace, service_account)
+            return self.auth.issue_sa_token(
+                namespace, service_account, sa["metadata"]["uid"], expiration=expiration
+            )[0]
+
+        return self.call(do)
+
+    # ------------------------------------------------------------ internals
+    def _bootstrap(self) -> None:
+        ns_rt = self.api.rt("", "namespaces")
+        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            self.api.create(ns_rt, "", {"metadata": {"name": ns}})
+        for obj in rbac.bootstrap_policy():
+            rt = self.registry.by_kind(obj["apiVersion"], obj["kind"])
+            assert rt is not None
+            self.api.create(rt, obj["metadata"].get("namespace", ""), obj)
+        for n in self.node_specs:
+            self.api.create(self.api.rt("", "nodes"), "", make_node(**n))
+        self.api.create(
+            self.api.rt("storage.k8s.io", "storageclasses"),
+            "",
+            {
+                "metadata": {
+                    "name": "standard",
+                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                },
+                "provisioner": PROVISIONER,
+                "reclaimPolicy": "Delete",
+                "volumeBindingMode": "Immediate",
+            },
+        )
+
+    def _on_event(self, ev: Event) -> None:
+        if ev.rt.group == "rbac.authorization.k8s.io":
+            if ev.type == "DELETED":
+                self.rbac.remove(ev.obj)
+            else:
+                self.rbac.upsert(ev.obj)
+        for c in self.controllers:
+            c.on_event(ev)
+        self.kubelet.on_event(ev)
+
+    def new_uid(self) -> str:
+        return str(uuid.uuid4())
+
+    def lookup(self, plural: str, namespace: str, name: str) -> dict | None:
+        return self.store.peek(self.api.rt("", plural), namespace, name)
+
+    def default_storage_class(self) -> str | None:
+        for sc in self.store.iter(self.api.rt("storage.k8s.io", "storageclasses")):
+            ann = sc["metadata"].get("annotations") or {}
+            if ann.get("storageclass.kubernetes.io/is-default-class") == "true":
+                return sc["metadata"]["name"]
+        return None
+
+    def allocate_pod_ip(self, uid: str) -> str:
+        if uid not in self._ips:
+            used = set(self._ips.values())
+            while True:
+                ip = str(ipaddress.ip_address("127.1.0.0") + self._next_ip)
+                self._next_ip += 1
+                if ip not in used and not ip.endswith(".0") and not ip.endswith(".255"):
+                    break
+            self._ips[uid] = ip
+        return self._ips[uid]
+
+    def release_pod_ip(self, uid: str) -> None:
+        self._ips.pop(uid, None)
+
+    def validate(self, req: Request) -> None:
+        from kubesim.validation import check_write
+
+        if self._validator is None:
+            from kubesim.validation import SchemaValidator
+
+            self._validator = SchemaValidator(self.k8s_version)
+            for crd in self.registry.crds.values():
+                self._validator.add_crd(crd)
+        check_write(self._validator, req)
+
+    def quota_used(self, namespace: str, q: dict) -> dict[str, Decimal]:
+        """What the quota controller would count for ``q`` in ``namespace`` right now."""
+        objects = [
+            (rt.plural, rt.group, obj)
+            for rt in self.registry.types.values()
+            if rt.namespaced and not rt.virtual and rt.key != ("", "events")
+            for obj in self.store.iter(rt, namespace)
+        ]
+        return quota.calculate_used(q, objects)
+
+    def openapi(self, parts: list[str]) -> dict | None:
+        from kubesim import openapi
+
+        return openapi.document(self, parts)
+
+    def token_request(self, namespace: str, name: str, body: dict) -> dict:
+        sa = self.store.get(self.api.rt("", "serviceaccounts"), namespace, name)
+        spec = (body or {}).get("spec") or {}
+        pod = None
+        ref = spec.get("boundObjectRef")
+        if ref and ref.get("kind") == "Pod":
+            p = self.store.get(self.api.rt("", "pods"), namespace, ref["name"])
+            if ref.get("uid") and ref["uid"] != p["metadata"]["uid"]:
+                raise errors.bad_request("the UID in the bound object reference does not match")
+            pod = (p["metadata"]["name"], p["metadata"]["uid"])
+        token, exp = self.auth.issue_sa_token(
+            namespace,
+            name,
+            sa["metadata"]["uid"],
+            expiration=spec.get("expirationSeconds", 3600),
+            audiences=spec.get("audiences"),
+            pod=pod,
+        )
+        from datetime import UTC, datetime
+
+        return {
+            "kind": "TokenRequest",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": namespace, "creationTimestamp": now_rfc3339()},
+            "spec": {**spec, "expirationSeconds": spec.get("expirationSeconds", 3600)},
+            "status": {
+                "token": token,
+                "expirationTimestamp": datetime.fromtimestamp(exp, UTC).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                ),
+            },
+        }
+
+    def review(self, rt: ResourceType, body: dict, user: User) -> dict:
+        spec = (body or {}).get("spec") or {}
+        out = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {}, "spec": spec}
+        if rt.plural == "selfsubjectaccessreviews":
+            info = rbac.UserInfo(user.name, user.groups)
+            if user.is_admin:
+                out["status"] = {"allowed": True}
+            else:
+                out["status"] = rbac.subject_access_review(self.rbac, info, spec)
+        else:  # tokenreviews
+            try:
+                who = self.auth.authenticate(f"Bearer {spec.get('token', '')}", self.lookup)
+                out["status"] = {
+                    "authenticated": who.name != "system:anonymous",
+                    "user": {"username": who.name, "uid": who.uid, "groups": list(who.groups)},
+                }
+            except errors.ApiError:
+                out["status"] = {"authenticated": False, "error": "invalid bearer token"}
+        return out
+
+    def bind_pod(self, namespace: str, name: str, body: dict) -> None:
+        node = ((body or {}).get("target") or {}).get("name")
+        pod = self.store.get(self.api.rt("", "pods"), namespace, name)
+        if pod["spec"].get("nodeName"):
+            raise errors.conflict("pods", "", name)
+        if not node:
+            raise errors.bad_request("binding target name is required")
+        self.controllers[2].bind(pod, node)  # type: ignore[attr-defined]
+
+    async def stream_logs(
+        self, request: web.Request, namespace: str, name: str
+    ) -> web.StreamResponse:
+        q = request.query
+        pod = self.store.get(self.api.rt("", "pods"), namespace, name)
+        containers = [c["name"] for c in pod["spec"]["containers"]]
+        container = q.get("container")
+        if not container:
+            if len(containers) != 1:
+                raise errors.bad_request(
+                    f"a container name must be specified for pod {name}, choose one of: "
+                    f"[{' '.join(containers)}]"
+                )
+            container = containers[0]
+        if container not in containers:
+            raise errors.bad_request(f"container {container} is not valid for pod {name}")
+        status = next(
+            (
+                s
+                for s in pod.get("status", {}).get("containerStatuses", []) or []
+                if s["name"] == container
+            ),
+            None,
+        )
+        previous = q.get("previous") in ("true", "1")
+        uid = pod["metadata"]["uid"]
+        if (
+            status is None
+            or "waiting" in status.get("state", {})
+            and status.get("restartCount", 0) == 0
+            and not previous
+        ):
+            reason = ((status or {}).get("state", {}).get("waiting") or {}).get(
+                "reason", "ContainerCreating"
+            )
+            raise errors.bad_request(
+                f'container "{container}" in pod "{name}" is waiting to start: {reason}'
+            )
+        attempt = status.get("restartCount", 0)
+        if "waiting" in status.get("state", {}):
+            attempt -= 1  # between restarts: the last attempt is the current log
+        if previous:
+            if status.get("restartCount", 0) == 0:
+                raise errors.bad_request(
+                    f'previous terminated container "{container}" in pod "{name}" not found'
+                )
+            attempt = status["restartCount"] - 1
+        path = self.kubelet.log_path(namespace, name, uid, container, attempt)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        since = None
+        if q.get("sinceSeconds"):
+            import time
+
+            since = time.time() - int(q["sinceSeconds"])
+        elif q.get("sinceTime"):
+            from datetime import datetime
+
+            since = datetime.fromisoformat(q["sinceTime"].replace("Z", "+00:00")).timestamp()
+        follow = q.get("follow") in ("true", "1") and not previous
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await resp.prepare(request)
+
+        def changed() -> Any:
+            w = self.kubelet.writer(uid, container)
+            return w.changed if w else None
+
+        try:
+            async for chunk in read_log(
+                path,
+                follow=follow,
+                tail=int(q["tailLines"]) if q.get("tailLines") else None,
+                since=since,
+                timestamps=q.get("timestamps") in ("true", "1"),
+                limit_bytes=int(q["limitBytes"]) if q.get("limitBytes") else None,
+                running=lambda: self.kubelet.running(uid, container, attempt),
+                changed=changed,
+            ):
+                await resp.write(chunk)
+            await resp.write_eof()
+        except ConnectionResetError:
+            pass
+        return resp
+
+    # --------------------------------------------------------------- types
+    def register_crd(self, crd: dict, rt: ResourceType) -> None:
+        """Serve a custom resource type validated by its CRD schema."""
+        self.registry.register(rt, crd=crd)
+        if self._validator is not None:
+            self._validator.add_crd(crd)

@@ -1,0 +1,363 @@
+"""Object storage with etcd-like revisions, watch history and deletion mechanics.
+
+One global, monotonically increasing resourceVersion (like etcd's revision) stamps every
+write. A bounded history of events lets watches resume from a resourceVersion; asking for
+one older than the history answers 410 Gone, as the real API does once etcd compacted.
+
+The store is single-threaded by design: every call runs on the server's event loop, so
+there are no locks. It enforces what kube-apiserver's generic registry enforces
+(optimistic concurrency, generateName, uid/creationTimestamp, deletionTimestamp +
+finalizers, graceful deletion) and leaves policy (authz, admission, validation) to
+``kubesim.api``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import random
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kubesim import errors
+from kubesim.resources import ResourceType
+
+Obj = dict[str, Any]
+Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _suffix(n: int = 5) -> str:
+    # The apiserver's generateName alphabet: consonants and digits, no vowels.
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    return "".join(random.choice(alphabet) for _ in range(n))
+
+
+@dataclass
+class Event:
+    rv: int
+    type: str  # ADDED, MODIFIED, DELETED
+    rt: ResourceType
+    obj: Obj  # the stored object; never mutated after it is stored
+    old: Obj | None = None  # the previous version, for MODIFIED
+    _wire: bytes | None = None
+
+    def wire(self) -> bytes:
+        """The event as one line of a watch stream; serialised once for all watchers."""
+        if self._wire is None:
+            self._wire = (
+                json.dumps({"type": self.type, "object": self.obj}, separators=(",", ":")).encode()
+                + b"\n"
+            )
+        return self._wire
+
+
+class Watcher:
+    """A subscriber to events of one resource type (optionally one namespace)."""
+
+    def __init__(
+        self, rt: ResourceType, namespace: str | None, predicate: Callable[[Obj], bool] | None
+    ):
+        self.rt = rt
+        self.namespace = namespace
+        self.predicate = predicate
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.closed = False
+
+    def offer(self, ev: Event) -> None:
+        if self.closed or ev.rt.key != self.rt.key:
+            return
+        if self.namespace and ev.obj["metadata"].get("namespace") != self.namespace:
+            return
+        self.queue.put_nowait(ev)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.queue.put_nowait(None)
+
+
+class Store:
+    def __init__(self, history: int = 20000) -> None:
+        self.rv = 1
+        self._objects: dict[tuple[str, str], dict[Key, Obj]] = {}
+        self._history: deque[Event] = deque(maxlen=history)
+        self._watchers: set[Watcher] = set()
+        #: Synchronous listeners (controllers) called for every event, in order.
+        self.listeners: list[Callable[[Event], None]] = []
+
+    # ------------------------------------------------------------------ reads
+    def _table(self, rt: ResourceType) -> dict[Key, Obj]:
+        return self._objects.setdefault(rt.key, {})
+
+    def peek(self, rt: ResourceType, namespace: str, name: str) -> Obj | None:
+        """The stored object itself (read-only!) or None. For controllers' fast paths."""
+        return self._table(rt).get((namespace if rt.namespaced else "", name))
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        obj = self.peek(rt, namespace, name)
+        if obj is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        return copy.deepcopy(obj)
+
+    def iter(self, rt: ResourceType, namespace: str | None = None) -> Iterable[Obj]:
+        """Stored objects (read-only), optionally of one namespace."""
+        table = self._table(rt)
+        if namespace is None or not rt.namespaced:
+            return list(table.values())
+        return [o for (ns, _), o in table.items() if ns == namespace]
+
+    def list(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        predicate: Callable[[Obj], bool] | None = None,
+    ) -> tuple[list[Obj], int]:
+        items = [
+            copy.deepcopy(o)
+            for o in sorted(self.iter(rt, namespace), key=_sort_key)
+            if predicate is None or predicate(o)
+        ]
+        return items, self.rv
+
+    # ----------------------------------------------------------------- writes
+    def _bump(self) -> str:
+        self.rv += 1
+        return str(self.rv)
+
+    def _emit(self, type_: str, rt: ResourceType, obj: Obj, old: Obj | None = None) -> None:
+        ev = Event(int(obj["metadata"]["resourceVersion"]), type_, rt, obj, old)
+        self._history.append(ev)
+        for w in list(self._watchers):
+            w.offer(ev)
+        for listener in list(self.listeners):
+            listener(ev)
+
+    def generate_name(self, rt: ResourceType, namespace: str, prefix: str) -> str:
+        for _ in range(16):
+            candidate = prefix + _suffix()
+            if self.peek(rt, namespace, candidate) is None:
+                return candidate
+        raise errors.ApiError(500, "AlreadyExists", "could not generate a unique name")
+
+    def create(self, rt: ResourceType, namespace: str, obj: Obj) -> Obj:
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        if not meta.get("name"):
+            gen = meta.get("generateName")
+            if not gen:
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    "",
+                    [
+                        errors.Cause(
+                            "FieldValueRequired",
+                            "name or generateName is required",
+                            "metadata.name",
+                        )
+                    ],
+                )
+            meta["name"] = self.generate_name(rt, namespace, gen)
+        if rt.namespaced:
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        key = (namespace if rt.namespaced else "", meta["name"])
+        table = self._table(rt)
+        if key in table:
+            raise errors.already_exists(rt.plural, rt.group, meta["name"])
+        if meta.get("resourceVersion"):
+            raise errors.bad_request("resourceVersion should not be set on objects to be created")
+        meta["uid"] = meta.get("uid") or str(uuid.uuid4())  # the API layer may have set it
+        meta["creationTimestamp"] = now_rfc3339()
+        meta["generation"] = 1
+        meta.pop("deletionTimestamp", None)
+        meta["resourceVersion"] = self._bump()
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        table[key] = obj
+        self._emit("ADDED", rt, obj)
+        return copy.deepcopy(obj)
+
+    def replace(self, rt: ResourceType, obj: Obj, *, check_rv: bool = True) -> Obj:
+        """Store a new version of an existing object (the caller merged it).
+
+        Enforces optimistic concurrency: a ``metadata.resourceVersion`` that is set and
+        differs from the stored one is a 409 Conflict. Removing the last finalizer of an
+        object that is being deleted removes the object, as the real registry does.
+        """
+        obj = copy.deepcopy(obj)
+        meta = obj["metadata"]
+        key = (meta.get("namespace", "") if rt.namespaced else "", meta["name"])
+        table = self._table(rt)
+        old = table.get(key)
+        if old is None:
+            raise errors.not_found(rt.plural, rt.group, meta["name"])
+        if (
+            check_rv
+            and meta.get("resourceVersion")
+            and (meta["resourceVersion"] != old["metadata"]["resourceVersion"])
+        ):
+            raise errors.conflict(rt.plural, rt.group, meta["name"])
+        # System fields can't be changed by a client.
+        for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            if f in old["metadata"]:
+                meta[f] = old["metadata"][f]
+            else:
+                meta.pop(f, None)
+        if old["metadata"].get("deletionTimestamp") and _added_finalizers(old, obj):
+            raise errors.forbidden(
+                rt.plural,
+                rt.group,
+                meta["name"],
+                f'{rt.plural} "{meta["name"]}" is forbidden: no new finalizers can be added if '
+                "the object is being deleted",
+            )
+        if _spec_changed(old, obj):
+            meta["generation"] = old["metadata"].get("generation", 1) + 1
+        else:
+            meta["generation"] = old["metadata"].get("generation", 1)
+        if _same(old, obj):
+            return copy.deepcopy(old)  # no-op writes don't bump resourceVersion
+        meta["resourceVersion"] = self._bump()
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        table[key] = obj
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and (rt.plural != "pods" or meta.get("deletionGracePeriodSeconds") == 0)
+        ):
+            return self._remove(rt, key)
+        self._emit("MODIFIED", rt, obj, old)
+        return copy.deepcopy(obj)
+
+    def mark_deleting(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        grace: int | None,
+        add_finalizer: str | None = None,
+    ) -> Obj:
+        """Set deletionTimestamp (graceful deletion / finalizers pending)."""
+        obj = self.get(rt, namespace, name)
+        meta = obj["metadata"]
+        if not meta.get("deletionTimestamp"):
+            meta["deletionTimestamp"] = now_rfc3339()
+        if grace is not None:
+            cur = meta.get("deletionGracePeriodSeconds")
+            meta["deletionGracePeriodSeconds"] = grace if cur is None else min(cur, grace)
+        if add_finalizer and add_finalizer not in meta.get("finalizers", []):
+            meta.setdefault("finalizers", []).append(add_finalizer)
+        key = (namespace if rt.namespaced else "", name)
+        old = self._table(rt)[key]
+        meta["resourceVersion"] = self._bump()
+        self._table(rt)[key] = obj
+        self._emit("MODIFIED", rt, obj, old)
+        return copy.deepcopy(obj)
+
+    def remove(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        key = (namespace if rt.namespaced else "", name)
+        if key not in self._table(rt):
+            raise errors.not_found(rt.plural, rt.group, name)
+        return self._remove(rt, key)
+
+    def _remove(self, rt: ResourceType, key: Key) -> Obj:
+        obj = copy.deepcopy(self._table(rt).pop(key))
+        obj["metadata"]["resourceVersion"] = self._bump()
+        self._emit("DELETED", rt, obj)
+        return copy.deepcopy(obj)
+
+    # ------------------------------------------------------------------ watch
+    def oldest_rv(self) -> int:
+        return self._history[0].rv if self._history else self.rv
+
+    def subscribe(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        predicate: Callable[[Obj], bool] | None,
+        since: int | None,
+    ) -> tuple[Watcher, list[Event]]:
+        """Register a watcher; returns it and the backlog to replay first.
+
+        ``since`` None means "start with the current state" (synthetic ADDED events).
+        Raises 410 Gone when ``since`` predates the retained history.
+        """
+        w = Watcher(rt, namespace, predicate)
+        backlog: list[Event] = []
+        if since is None:
+            for o in sorted(self.iter(rt, namespace), key=_sort_key):
+                if predicate is not None and not predicate(o):
+                    continue
+                backlog.append(Event(int(o["metadata"]["resourceVersion"]), "ADDED", rt, o))
+        else:
+            if self._history and since < self._history[0].rv - 1:
+                raise errors.gone(f"too old resource version: {since} ({self._history[0].rv - 1})")
+            for ev in self._history:
+                if (
+                    ev.rv > since
+                    and ev.rt.key == rt.key
+                    and (not namespace or ev.obj["metadata"].get("namespace") == namespace)
+                ):
+                    backlog.append(ev)
+        self._watchers.add(w)
+        return w, backlog
+
+    def unsubscribe(self, w: Watcher) -> None:
+        self._watchers.discard(w)
+        w.close()
+
+    def watcher_count(self) -> int:
+        return len(self._watchers)
+
+    def drop_watches(self, rt: ResourceType | None = None) -> int:
+        """Close watch streams (fault injection: clients must re-watch)."""
+        n = 0
+        for w in list(self._watchers):
+            if rt is None or w.rt.key == rt.key:
+                self.unsubscribe(w)
+                n += 1
+        return n
+
+    def compact(self) -> None:
+        """Forget all history (as etcd compaction does): older watches then get 410."""
+        self._history.clear()
+
+
+def _sort_key(o: Obj) -> tuple[str, str]:
+    m = o["metadata"]
+    return (m.get("namespace", ""), m["name"])
+
+
+def _same(a: Obj, b: Obj) -> bool:
+    a2 = {k: v for k, v in a.items() if k != "metadata"}
+    b2 = {k: v for k, v in b.items() if k != "metadata"}
+    ma = {k: v for k, v in a["metadata"].items() if k not in ("resourceVersion", "managedFields")}
+    mb = {k: v for k, v in b["metadata"].items() if k not in ("resourceVersion", "managedFields")}
+    a2["apiVersion"] = b2["apiVersion"] = a2["kind"] = b2["kind"] = None
+    return a2 == b2 and ma == mb
+
+
+def _spec_changed(a: Obj, b: Obj) -> bool:
+    ignore = ("metadata", "status", "apiVersion", "kind")
+    return {k: v for k, v in a.items() if k not in ignore} != {
+        k: v for k, v in b.items() if k not in ignore
+    }
+
+
+def _added_finalizers(old: Obj, new: Obj) -> bool:
+    return bool(
+        set(new["metadata"].get("finalizers", [])) - set(old["metadata"].get("finalizers", []))
+    )
+
+
+__all__ = ["Event", "Obj", "Store", "Watcher", "now_rfc3339"]
