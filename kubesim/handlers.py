@@ -11,7 +11,7 @@ from aiohttp import web
 
 from kubesim import errors, tables
 from kubesim.patch import SchemaLookup, json_merge_patch, json_patch, strategic_merge_patch
-from kubesim.server import PATCH_TYPES, Route, dumps, json_response
+from kubesim.server import PATCH_TYPES, Route, dumps, json_response, query_bool
 
 if TYPE_CHECKING:
     from kubesim.auth import User
@@ -23,6 +23,10 @@ async def _body(request: web.Request) -> Any:
     if not raw:
         return {}
     ctype = request.content_type
+    if ctype == "application/vnd.kubernetes.protobuf":  # kubectl's typed clients send it
+        from kubesim.protobuf import decode
+
+        return decode(raw)
     if "yaml" in ctype:
         import yaml
 
@@ -41,7 +45,11 @@ def _dry_run(request: web.Request) -> bool:
 def _warning_headers(warnings: list[str]) -> dict[str, str] | None:
     if not warnings:
         return None
-    return {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)}
+
+    def quoted(w: str) -> str:  # an RFC 7230 quoted-string, as client-go parses it
+        return '"' + w.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return {"Warning": ", ".join(f"299 - {quoted(w)}" for w in warnings)}
 
 
 async def dispatch(
@@ -104,7 +112,7 @@ async def watch(
     rv = q.get("resourceVersion")
     since = None if rv in (None, "", "0") else _int(rv, "resourceVersion")
     timeout = float(q.get("timeoutSeconds") or 1800)
-    bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+    bookmarks = query_bool(q, "allowWatchBookmarks")
     resp = web.StreamResponse(
         headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
     )
@@ -118,11 +126,10 @@ async def watch(
     sim.watches_served += 1
     await resp.prepare(request)
     deadline = time.monotonic() + timeout
-    last_rv = since or sim.store.rv
     try:
-        for ev in backlog:
-            await _write_event(resp, ev, pred)
-            last_rv = max(last_rv, ev.rv)
+        data = b"".join(c for ev in backlog if (c := _encode_event(ev, pred)))
+        if data:
+            await resp.write(data)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -134,16 +141,16 @@ async def watch(
                 if bookmarks:
                     await resp.write(_bookmark(route, sim.store.rv))
                 continue
-            if ev is None:  # closed by the server (fault injection, shutdown)
-                break
-            await _write_event(resp, ev, pred)
-            last_rv = max(last_rv, ev.rv)
-            # Drain what is already queued without another wakeup.
+            # Drain what is already queued: a burst of events goes out in one write (one
+            # send), which is what keeps hundreds of watchers cheap.
+            batch = [ev]
             while not watcher.queue.empty():
-                ev = watcher.queue.get_nowait()
-                if ev is None:
-                    raise ConnectionResetError
-                await _write_event(resp, ev, pred)
+                batch.append(watcher.queue.get_nowait())
+            data = b"".join(c for e in batch if e is not None and (c := _encode_event(e, pred)))
+            if data:
+                await resp.write(data)
+            if None in batch:  # closed by the server (fault injection, shutdown)
+                break
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -174,21 +181,22 @@ def _bookmark(route: Route, rv: int) -> bytes:
     )
 
 
-async def _write_event(resp: web.StreamResponse, ev: Any, pred: Any) -> None:
+def _encode_event(ev: Any, pred: Any) -> bytes | None:
+    """The watch-stream line for ``ev`` as this watcher sees it, or None to skip it.
+
+    With a selector, an update that makes an object stop (start) matching is a DELETED
+    (ADDED) event for this watcher, as the apiserver's watch cache reports it.
+    """
     if pred is None:
-        await resp.write(ev.wire())
-        return
+        return ev.wire()
     now = pred(ev.obj)
     if ev.type == "MODIFIED" and ev.old is not None:
         before = pred(ev.old)
         if before and not now:
-            await resp.write(dumps({"type": "DELETED", "object": ev.obj}) + b"\n")
-            return
+            return dumps({"type": "DELETED", "object": ev.obj}) + b"\n"
         if now and not before:
-            await resp.write(dumps({"type": "ADDED", "object": ev.obj}) + b"\n")
-            return
-    if now:
-        await resp.write(ev.wire())
+            return dumps({"type": "ADDED", "object": ev.obj}) + b"\n"
+    return ev.wire() if now else None
 
 
 def _int(v: str, name: str) -> int:
@@ -336,8 +344,8 @@ async def _delete_options(request: web.Request) -> dict[str, Any]:
         opts["gracePeriodSeconds"] = _int(q["gracePeriodSeconds"], "gracePeriodSeconds")
     if "propagationPolicy" in q:
         opts["propagationPolicy"] = q["propagationPolicy"]
-    if q.get("orphanDependents") in ("true", "false"):
-        opts["orphanDependents"] = q["orphanDependents"] == "true"
+    if q.get("orphanDependents") in ("1", "t", "T", "true", "TRUE", "True", "0", "f", "F", "false", "FALSE", "False"):
+        opts["orphanDependents"] = query_bool(q, "orphanDependents")
     if opts.get("orphanDependents") is not None and "propagationPolicy" not in opts:
         opts["propagationPolicy"] = "Orphan" if opts["orphanDependents"] else "Background"
     return opts

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from kubesim import discovery, errors, tables
-from kubesim.rbac import Attributes, UserInfo, forbidden_error
+from kubesim.rbac import Attributes, UserInfo
 from kubesim.resources import ResourceType
 from kubesim.selectors import parse_field_selector, parse_label_selector, supported_fields
 
@@ -32,6 +32,16 @@ PATCH_TYPES = {
     "application/apply-patch+cbor": "apply",
 }
 _ANONYMOUS_PATHS = ("/version", "/healthz", "/readyz", "/livez")
+
+
+_TRUE = frozenset(("1", "t", "T", "true", "TRUE", "True"))
+
+
+def query_bool(query: Any, name: str) -> bool:
+    """A boolean query parameter parsed as the apiserver does (Go's ``strconv.ParseBool``):
+    the Python clients send ``watch=True``, kubectl and client-go ``watch=true``."""
+    return query.get(name, "") in _TRUE
+
 
 
 @dataclass
@@ -182,7 +192,7 @@ class Server:
         if route is None:
             return m.lower()
         if m == "GET":
-            if request.query.get("watch") in ("true", "1"):
+            if query_bool(request.query, "watch"):
                 return "watch"
             return "get" if route.name else "list"
         if m == "POST":
@@ -211,6 +221,10 @@ class Server:
         if path == "/apis":
             return json_response(discovery.group_list(sim.registry))
         if parts[0] == "openapi":
+            from kubesim.openapi import acceptable
+
+            if not acceptable(request.headers.get("Accept", "")):  # the protobuf encodings
+                return web.Response(status=406, text="406 - Not Acceptable")
             doc = sim.openapi(parts[1:])
             if doc is None:
                 raise errors.ApiError(
@@ -243,8 +257,13 @@ class Server:
     def predicate(self, route: Route, query: Any):  # -> Callable[[dict], bool] | None
         ls = parse_label_selector(query.get("labelSelector", ""))
         fs_text = query.get("fieldSelector", "")
-        fs = (parse_field_selector(fs_text, supported_fields(route.rt.plural),
-                                   resource=route.rt.plural) if fs_text else None)
+        fs = (
+            parse_field_selector(
+                fs_text, supported_fields(route.rt.plural), resource=route.rt.plural
+            )
+            if fs_text
+            else None
+        )
         if not query.get("labelSelector") and fs is None:
             return None
 

@@ -63,6 +63,7 @@ class KubeSim:
         self.kubelet_mode = kubelet
         self.k8s_version = k8s_version
         self.host, self.port = host, port
+        self.tls_port = 0  # the https listener, started on demand (kubectl needs TLS)
         self.bookmark_interval = bookmark_interval
         self._own_data = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="kubesim-"))
@@ -163,6 +164,21 @@ class KubeSim:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def tls_url(self) -> str:
+        """The same API over https (self-signed certificate, see ``kubesim.tls``)."""
+        if not self.tls_port:
+            self.call(self._start_tls)
+        return f"https://{self.host}:{self.tls_port}"
+
+    async def _start_tls(self) -> None:
+        from kubesim.tls import server_context
+
+        if not self.tls_port and self._runner:
+            site = web.TCPSite(self._runner, self.host, 0, ssl_context=server_context())
+            await site.start()
+            self.tls_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
     # -------------------------------------------------------- control API
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the simulator's loop and return its result (thread-safe)."""
@@ -196,14 +212,25 @@ class KubeSim:
         return self.call(do)
 
     def write_kubeconfig(
-        self, path: str | Path, token: str | None = None, namespace: str = "default"
+        self,
+        path: str | Path,
+        token: str | None = None,
+        namespace: str = "default",
+        tls: bool = False,
     ) -> Path:
+        """A kubeconfig for the admin (or ``token``). ``tls=True`` for kubectl, which sends
+        credentials only over https."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        cluster: dict[str, Any] = {"server": self.url}
+        if tls:
+            from kubesim.tls import ca_data
+
+            cluster = {"server": self.tls_url, "certificate-authority-data": ca_data()}
         cfg = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "kubesim", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "kubesim", "cluster": cluster}],
             "users": [{"name": "kubesim-admin", "user": {"token": token or self.auth.admin_token}}],
             "contexts": [
                 {
@@ -410,9 +437,9 @@ class KubeSim:
         uid = pod["metadata"]["uid"]
         if (
             status is None
-            or "waiting" in status.get("state", {})
+            or ("waiting" in status.get("state", {})
             and status.get("restartCount", 0) == 0
-            and not previous
+            and not previous)
         ):
             reason = ((status or {}).get("state", {}).get("waiting") or {}).get(
                 "reason", "ContainerCreating"

@@ -90,7 +90,8 @@ class Store:
         self.rv = 1
         self._objects: dict[tuple[str, str], dict[Key, Obj]] = {}
         self._history: deque[Event] = deque(maxlen=history)
-        self._watchers: set[Watcher] = set()
+        #: Watchers by resource type key, so an event only reaches its own type's watchers.
+        self._watchers: dict[tuple[str, str], set[Watcher]] = {}
         #: Synchronous listeners (controllers) called for every event, in order.
         self.listeners: list[Callable[[Event], None]] = []
 
@@ -136,7 +137,7 @@ class Store:
     def _emit(self, type_: str, rt: ResourceType, obj: Obj, old: Obj | None = None) -> None:
         ev = Event(int(obj["metadata"]["resourceVersion"]), type_, rt, obj, old)
         self._history.append(ev)
-        for w in list(self._watchers):
+        for w in list(self._watchers.get(rt.key, ())):
             w.offer(ev)
         for listener in list(self.listeners):
             listener(ev)
@@ -300,8 +301,10 @@ class Store:
                     continue
                 backlog.append(Event(int(o["metadata"]["resourceVersion"]), "ADDED", rt, o))
         else:
-            if self._history and since < self._history[0].rv - 1:
-                raise errors.gone(f"too old resource version: {since} ({self._history[0].rv - 1})")
+            # After compact() the history is empty: everything before now is gone.
+            floor = self._history[0].rv - 1 if self._history else self.rv
+            if since < floor:
+                raise errors.gone(f"too old resource version: {since} ({floor})")
             for ev in self._history:
                 if (
                     ev.rv > since
@@ -309,20 +312,20 @@ class Store:
                     and (not namespace or ev.obj["metadata"].get("namespace") == namespace)
                 ):
                     backlog.append(ev)
-        self._watchers.add(w)
+        self._watchers.setdefault(rt.key, set()).add(w)
         return w, backlog
 
     def unsubscribe(self, w: Watcher) -> None:
-        self._watchers.discard(w)
+        self._watchers.get(w.rt.key, set()).discard(w)
         w.close()
 
     def watcher_count(self) -> int:
-        return len(self._watchers)
+        return sum(len(ws) for ws in self._watchers.values())
 
     def drop_watches(self, rt: ResourceType | None = None) -> int:
         """Close watch streams (fault injection: clients must re-watch)."""
         n = 0
-        for w in list(self._watchers):
+        for w in [w for ws in self._watchers.values() for w in ws]:
             if rt is None or w.rt.key == rt.key:
                 self.unsubscribe(w)
                 n += 1

@@ -8,8 +8,8 @@ container names, volume mounts, requests <= limits, immutable fields) fails with
 Invalid and a cause per field. ``SchemaValidator.check_write`` runs both and raises the
 ``ApiError`` the real server would answer with.
 
-Quantities are parsed by a private parser that reproduces ``resource.ParseQuantity``'s
-error messages and ``Quantity.String()``'s canonical form (both appear in messages).
+Quantities come from ``kubesim.quantity`` (apimachinery's parse errors and canonical
+forms, both of which appear in messages).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsonschema
 from jsonschema import Draft202012Validator, ValidationError
@@ -34,17 +34,32 @@ from referencing.jsonschema import DRAFT202012
 from kubesim import errors
 from kubesim.errors import ApiError, Cause
 from kubesim.naming import (
+    NEGATIVE_ERROR,
     Raw,
     cause,
+    duplicate,
     forbidden,
     immutable,
+    inclusive_range_error,
     invalid,
+    is_config_key,
+    is_dns1123_label,
+    is_dns1123_subdomain,
+    is_env_var_name,
+    is_label_value,
+    is_path_segment_name,
+    is_port_name,
+    is_qualified_name,
+    not_found,
     not_supported,
     required,
     too_long,
     type_invalid,
+    validate_annotations,
+    validate_labels,
     validate_metadata,
 )
+from kubesim.quantity import canonical_quantity, parse_quantity
 
 Obj = dict[str, Any]
 Path = tuple[str | int, ...]
@@ -53,67 +68,26 @@ Path = tuple[str | int, ...]
 #: unknown fields in a 400 message (``strict decoding error: ...``), never as causes.
 UNKNOWN_FIELD = "FieldValueUnknown"
 
-# ------------------------------------------------------------------ quantities
-QUANTITY_FORMAT_ERROR = (
-    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-)
-_QTY = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?([eEinumkKMGTP]*[-+]?[0-9]*)")
-_SI = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-_SI_BY_EXP = {v: k for k, v in _SI.items()}
-_BIN = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
-_BIN_BY_EXP = {v: k for k, v in _BIN.items()}
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
 
 
-@dataclass(frozen=True)
-class Quantity:
+class _Qty(NamedTuple):
     value: Decimal
-    format: str  # BinarySI | DecimalSI | DecimalExponent
+    text: str  # canonical form, as the API prints it
 
     def __str__(self) -> str:
-        return _canonical(self.value, self.format)
+        return self.text
 
 
-def parse_quantity(text: str) -> Quantity:
-    """``resource.ParseQuantity``: ValueError with the Go error message if invalid."""
-    if text == "0":
-        return Quantity(Decimal(0), "DecimalSI")
-    m = _QTY.fullmatch(text)
-    if not text or m is None:
-        raise ValueError(QUANTITY_FORMAT_ERROR)
-    sign, digits, frac, suffix = m.groups()
-    if not digits and not frac:
-        raise ValueError("unable to parse numeric part of quantity")
-    number = Decimal(f"{sign}{digits or '0'}.{frac or '0'}")
-    if suffix in _SI:
-        value, fmt = number.scaleb(_SI[suffix]), "DecimalSI"
-    elif suffix in _BIN:
-        value, fmt = number * (1024 ** _BIN[suffix]), "BinarySI"
-    elif len(suffix) > 1 and suffix[0] in "eE" and re.fullmatch(r"[-+]?[0-9]+", suffix[1:]):
-        value, fmt = number.scaleb(int(suffix[1:])), "DecimalExponent"
-    else:
-        raise ValueError("unable to parse quantity's suffix")
-    nano = Decimal("1e-9")
-    if value % nano:  # below nano precision the API rounds up (away from zero)
-        value = (value / nano).to_integral_value("ROUND_UP") * nano
-    return Quantity(value, fmt)
-
-
-def _canonical(value: Decimal, fmt: str) -> str:
-    if value == 0:
-        return "0"
-    sign, v = ("-" if value < 0 else ""), abs(value)
-    if fmt == "BinarySI" and v >= 1024 and v == v.to_integral_value():
-        n, exp = int(v), 0
-        while n % 1024 == 0 and exp < 6:
-            n, exp = n // 1024, exp + 1
-        return f"{sign}{n}{_BIN_BY_EXP.get(exp, '')}"
-    _, digits, exp = v.normalize().as_tuple()
-    mantissa = int("".join(map(str, digits)))
-    shift = int(exp) % 3
-    mantissa, exp = mantissa * 10**shift, int(exp) - shift
-    if fmt != "DecimalExponent" and exp in _SI_BY_EXP:
-        return f"{sign}{mantissa}{_SI_BY_EXP[exp]}"
-    return f"{sign}{mantissa}" + (f"e{exp}" if exp else "")
+def _q(x: Any) -> _Qty | None:
+    """A quantity field's value, or None when it does not parse (decoding reports that)."""
+    try:
+        text = str(x).strip()
+        return _Qty(parse_quantity(text), canonical_quantity(text))
+    except ValueError:
+        return None
 
 
 # --------------------------------------------------------------- schema files
@@ -121,9 +95,11 @@ _SCHEMAS = resources.files("kubernetes_validate") / "kubernetes-json-schema"
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 _INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
-_DROP = ("description", "x-kubernetes-group-version-kind", "x-kubernetes-unions",
-         "x-kubernetes-patch-merge-key", "x-kubernetes-patch-strategy",
-         "x-kubernetes-list-map-keys", "x-kubernetes-list-type", "x-kubernetes-map-type")
+_DROP = _words(
+    "description x-kubernetes-group-version-kind x-kubernetes-unions "
+    "x-kubernetes-patch-merge-key x-kubernetes-patch-strategy x-kubernetes-list-map-keys "
+    "x-kubernetes-list-type x-kubernetes-map-type"
+)
 
 
 def supported_versions() -> list[str]:
@@ -179,7 +155,7 @@ class _Schemas:
         return {"$ref": f"{self.base}#/$defs/{name}"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(version: str) -> _Schemas:
     raw = json.loads((_SCHEMAS / f"v{version}.0-local-strict" / "_definitions.json").read_text())
     by_gvk: dict[tuple[str, str], str] = {}
@@ -210,7 +186,9 @@ def _json_kind(x: Any) -> str:
         return "bool"
     if isinstance(x, int | float):
         return "number"
-    return {str: "string", dict: "object", list: "array"}.get(type(x), "null")
+    if isinstance(x, str):
+        return "string"
+    return "object" if isinstance(x, dict) else "array" if isinstance(x, list) else "null"
 
 
 def _openapi_type(x: Any) -> str:
@@ -221,7 +199,9 @@ def _openapi_type(x: Any) -> str:
         return "boolean"
     if isinstance(x, float):
         return "integer" if x.is_integer() else "number"
-    return {int: "integer", str: "string", dict: "object", list: "array"}[type(x)]
+    if isinstance(x, int):
+        return "integer"
+    return "string" if isinstance(x, str) else "object" if isinstance(x, dict) else "array"
 
 
 def _kw_quantity(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
@@ -289,6 +269,12 @@ _Validator = jsonschema.validators.extend(
 
 
 # ------------------------------------------------------------------ CRD schemas
+_CRD_KEYWORDS = _words(
+    "minimum maximum enum pattern required format type minLength maxLength minItems "
+    "maxItems uniqueItems multipleOf minProperties maxProperties"
+)
+
+
 def _crd_node(node: Any, schemas: _Schemas, junctor: bool = False) -> Any:
     """A structural schema as JSON Schema 2020-12: unknown fields are rejected unless
     ``x-kubernetes-preserve-unknown-fields``; null is accepted (the API prunes nulls
@@ -303,9 +289,7 @@ def _crd_node(node: Any, schemas: _Schemas, junctor: bool = False) -> Any:
             out[k] = _crd_node(v, schemas, k == "not") if isinstance(v, dict) else v
         elif k in ("allOf", "anyOf", "oneOf"):
             out[k] = [_crd_node(s, schemas, True) for s in v]
-        elif k in ("minimum", "maximum", "enum", "pattern", "required", "format", "type",
-                   "minLength", "maxLength", "minItems", "maxItems", "uniqueItems",
-                   "multipleOf", "minProperties", "maxProperties"):
+        elif k in _CRD_KEYWORDS:
             out[k] = v
     for bound in ("Minimum", "Maximum"):
         if node.get("exclusive" + bound) is True and bound.lower() in out:
@@ -323,9 +307,9 @@ def _crd_node(node: Any, schemas: _Schemas, junctor: bool = False) -> Any:
         props["metadata"] = schemas.ref(_META)
         out["x-kubesim-embedded"] = True
     is_object = node.get("type") == "object" or "properties" in node
-    if is_object and not junctor and "additionalProperties" not in node:
-        if not node.get("x-kubernetes-preserve-unknown-fields"):
-            out["additionalProperties"] = False
+    preserve = node.get("x-kubernetes-preserve-unknown-fields")
+    if is_object and not junctor and "additionalProperties" not in node and not preserve:
+        out["additionalProperties"] = False
     return out
 
 
@@ -342,15 +326,12 @@ def crd_schema(schema: Obj | None, schemas: _Schemas) -> Obj:
 
 
 # --------------------------------------------------------------------- results
-def _fmt_path(path: Path, bracket_keys: bool = False) -> str:
+def _fmt_path(path: Path) -> str:
+    """``spec.containers[0].image``; map keys dotted, as kube-openapi and strict decoding
+    print them (``_Converter.field`` brackets them where validation does)."""
     out = ""
     for p in path:
-        if isinstance(p, int):
-            out += f"[{p}]"
-        elif bracket_keys:
-            out += f"[{p}]"
-        else:
-            out += f".{p}" if out else p
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
     return out
 
 
@@ -387,7 +368,9 @@ class SchemaResult:
             return []
         return [f'unknown field "{p}"' for p in self.unknown_paths()]
 
-    def error(self, field_validation: str = "Strict", extra: list[Cause] = ()) -> ApiError | None:
+    def error(
+        self, field_validation: str = "Strict", extra: list[Cause] | None = None
+    ) -> ApiError | None:
         """The error the real server answers with, or None. ``extra``: causes of the
         hand-written validation, merged before the schema's own 422 causes."""
         if self.decode:
@@ -395,7 +378,7 @@ class SchemaResult:
         if self.unknown and field_validation == "Strict":
             joined = ", ".join(f'unknown field "{p}"' for p in self.unknown_paths())
             return errors.bad_request(self.prefix + "strict decoding error: " + joined)
-        causes = merge_causes(list(extra), self.causes)
+        causes = merge_causes(list(extra or []), self.causes)
         if not causes:
             return None
         group = self.api_version.rsplit("/", 1)[0] if "/" in self.api_version else ""
@@ -446,13 +429,16 @@ def _doc_order(obj: Any) -> dict[Path, int]:
 def _num(x: Any) -> str:
     return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
 
+
 def _go_name(def_name: str) -> str:
     parts = def_name.split(".")
     return f"{parts[-2]}.{parts[-1]}"
 
 
-_TIMES = ("io.k8s.apimachinery.pkg.apis.meta.v1.Time",
-          "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime")
+_TIMES = (
+    "io.k8s.apimachinery.pkg.apis.meta.v1.Time",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime",
+)
 
 
 def _openapi_cause(kw: str, name: str, x: Any, v: Any, fallback: str) -> Cause:
@@ -460,8 +446,12 @@ def _openapi_cause(kw: str, name: str, x: Any, v: Any, fallback: str) -> Cause:
     body = f"{name} in body"
     if kw == "pattern":
         return invalid(name, x, f"{body} should match '{v}'")
-    bounds = {"minimum": "greater than or equal to", "exclusiveMinimum": "greater than",
-              "maximum": "less than or equal to", "exclusiveMaximum": "less than"}
+    bounds = {
+        "minimum": "greater than or equal to",
+        "exclusiveMinimum": "greater than",
+        "maximum": "less than or equal to",
+        "exclusiveMaximum": "less than",
+    }
     if kw in bounds:
         return invalid(name, x, f"{body} should be {bounds[kw]} {_num(v)}")
     if kw == "minLength":
@@ -544,6 +534,8 @@ class SchemaValidator:
         return self.check(obj).all_causes()
 
     def check(self, obj: Obj) -> SchemaResult:
+        """Decode-stage and schema findings, sorted by how the server answers them.
+        KeyError for a kind without schema (ask ``has_schema`` first)."""
         av, kind = obj.get("apiVersion") or "", obj.get("kind") or ""
         validator = self._validator(av, kind)
         res = SchemaResult(av, kind, (obj.get("metadata") or {}).get("name") or "")
@@ -580,7 +572,9 @@ class SchemaValidator:
         if result.unknown:
             result.prune(obj)
         if subresource == "status":
-            rules = validate_metadata(obj) + (validate_update(resource, old, obj, True) if old else [])
+            rules = validate_metadata(obj)
+            if old is not None:
+                rules += validate_update(resource, old, obj, status=True)
         else:
             rules = validate_object(resource, obj, namespaced)
             if old is not None:
@@ -589,6 +583,43 @@ class SchemaValidator:
         if err is not None:
             raise err
         return warnings
+
+
+#: What the real server does with unknown fields when a request has no ``fieldValidation``
+#: (kubectl sends Strict; client libraries usually send nothing and get warnings).
+DEFAULT_FIELD_VALIDATION = "Warn"
+
+
+def check_write(validator: SchemaValidator, req: Any) -> None:
+    """The validation step of the admission chain, for a ``kubesim.api.Request``.
+
+    Raises the ApiError the real server would answer with; appends warnings (dropped
+    unknown fields) to ``req.warnings``. ``req.field_validation`` (the request's
+    ``fieldValidation`` parameter) is honoured when the Request carries it.
+    """
+    obj, rt = req.obj, req.rt
+    if obj is None or not validator.has_schema(obj.get("apiVersion", ""), obj.get("kind", "")):
+        return
+    mode = getattr(req, "field_validation", "") or DEFAULT_FIELD_VALIDATION
+    if getattr(rt, "virtual", False) or req.subresource not in ("", "status"):
+        # Reviews and subresource bodies (Binding, Eviction ...) have no ObjectMeta rules.
+        result = validator.check(obj)
+        err = result.error(mode)
+        if err is not None:
+            raise err
+        req.warnings.extend(result.warnings(mode))
+        result.prune(obj)
+        return
+    req.warnings.extend(
+        validator.check_write(
+            rt.plural,
+            obj,
+            req.old if req.operation == "UPDATE" else None,
+            field_validation=mode,
+            namespaced=rt.namespaced,
+            subresource=req.subresource,
+        )
+    )
 
 
 @dataclass
@@ -718,54 +749,31 @@ class _Converter:
         if not fields:
             return f"json: cannot unmarshal {kind} into Go value of type {self.go_type(schema)}"
         owner = struct.rsplit(".", 1)[-1]
-        return (f"json: cannot unmarshal {kind} into Go struct field "
-                f"{owner}.{'.'.join(fields)} of type {self.go_type(schema)}")
+        return (
+            f"json: cannot unmarshal {kind} into Go struct field "
+            f"{owner}.{'.'.join(fields)} of type {self.go_type(schema)}"
+        )
 
 
 # ======================================================== hand-written rules
-from kubesim.naming import (  # noqa: E402  (rules below; schema above)
-    NEGATIVE_ERROR,
-    duplicate,
-    inclusive_range_error,
-    is_config_key,
-    is_dns1123_label,
-    is_dns1123_subdomain,
-    is_env_var_name,
-    is_label_value,
-    is_path_segment_name,
-    is_port_name,
-    is_qualified_name,
-    not_found,
-    validate_labels,
-)
-
 _MAX_INT32 = 2**31 - 1
-_VOLUME_SOURCES = (
-    "hostPath", "emptyDir", "gitRepo", "gcePersistentDisk", "awsElasticBlockStore", "secret",
-    "nfs", "iscsi", "glusterfs", "flocker", "persistentVolumeClaim", "quobyte", "rbd",
-    "cinder", "cephfs", "flexVolume", "downwardAPI", "fc", "azureFile", "vsphereVolume",
-    "azureDisk", "photonPersistentDisk", "portworxVolume", "projected", "scaleIO", "configMap",
-    "storageos", "csi", "ephemeral", "image",
+_VOLUME_SOURCES = _words(
+    "hostPath emptyDir gitRepo gcePersistentDisk awsElasticBlockStore secret nfs iscsi "
+    "glusterfs flocker persistentVolumeClaim quobyte rbd cinder cephfs flexVolume "
+    "downwardAPI fc azureFile vsphereVolume azureDisk photonPersistentDisk portworxVolume "
+    "projected scaleIO configMap storageos csi ephemeral image"
 )
-_PV_SOURCES = (
-    "gcePersistentDisk", "awsElasticBlockStore", "hostPath", "glusterfs", "nfs", "rbd",
-    "quobyte", "iscsi", "cephfs", "cinder", "fc", "flocker", "flexVolume", "azureFile",
-    "vsphereVolume", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "local",
-    "storageos", "csi",
+_PV_SOURCES = _words(
+    "gcePersistentDisk awsElasticBlockStore hostPath glusterfs nfs rbd quobyte iscsi "
+    "cephfs cinder fc flocker flexVolume azureFile vsphereVolume azureDisk "
+    "photonPersistentDisk portworxVolume scaleIO local storageos csi"
 )
 _FILE_MODE_ERROR = "must be a number between 0 and 0777 (octal), both inclusive"
-_ENV_FIELD_PATHS = (
-    "metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace",
-    "metadata.uid", "spec.nodeName", "spec.serviceAccountName", "status.hostIP",
-    "status.hostIPs", "status.podIP", "status.podIPs",
+_ENV_FIELD_PATHS = _words(
+    "metadata.annotations metadata.labels metadata.name metadata.namespace metadata.uid "
+    "spec.nodeName spec.serviceAccountName status.hostIP status.hostIPs status.podIP "
+    "status.podIPs"
 )
-
-
-def _q(x: Any) -> Quantity | None:
-    try:
-        return parse_quantity(str(x).strip())
-    except ValueError:
-        return None  # already reported by decoding
 
 
 def _nonneg(spec: Obj, key: str, path: str) -> list[Cause]:
@@ -797,16 +805,23 @@ def validate_label_selector(sel: Obj | None, path: str) -> list[Cause]:
         op, values = req.get("operator"), req.get("values") or []
         if op in ("In", "NotIn"):
             if not values:
-                out.append(required(p + ".values",
-                                    "must be specified when `operator` is 'In' or 'NotIn'"))
+                out.append(
+                    required(p + ".values", "must be specified when `operator` is 'In' or 'NotIn'")
+                )
         elif op in ("Exists", "DoesNotExist"):
             if values:
-                out.append(forbidden(p + ".values", "may not be specified when `operator` is "
-                                     "'Exists' or 'DoesNotExist'"))
+                out.append(
+                    forbidden(
+                        p + ".values",
+                        "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                    )
+                )
         else:
             out.append(invalid(p + ".operator", op, "not a valid selector operator"))
-        out += [invalid(p + ".key", req.get("key", ""), m)
-                for m in is_qualified_name(req.get("key") or "")]
+        out += [
+            invalid(p + ".key", req.get("key", ""), m)
+            for m in is_qualified_name(req.get("key") or "")
+        ]
         for j, val in enumerate(values):
             out += [invalid(f"{p}.values[{j}]", val, m) for m in is_label_value(val)]
     return out
@@ -833,13 +848,18 @@ def _volume_source(src: str, body: Any, path: str) -> list[Cause]:
     p = f"{path}.{src}"
     body = body if isinstance(body, dict) else {}
     out: list[Cause] = []
-    need = {"persistentVolumeClaim": "claimName", "secret": "secretName", "configMap": "name",
-            "nfs": "server", "hostPath": "path", "csi": "driver"}.get(src)
+    need = {
+        "persistentVolumeClaim": "claimName",
+        "secret": "secretName",
+        "configMap": "name",
+        "nfs": "server",
+        "hostPath": "path",
+        "csi": "driver",
+    }.get(src)
     if need and not body.get(need):
         out.append(required(f"{p}.{need}"))
-    if src in ("nfs", "hostPath") and body.get("path") and src == "nfs":
-        if not body["path"].startswith("/"):
-            out.append(invalid(p + ".path", body["path"], "must be an absolute path"))
+    if src == "nfs" and body.get("path") and not body["path"].startswith("/"):
+        out.append(invalid(p + ".path", body["path"], "must be an absolute path"))
     if src in ("secret", "configMap", "projected", "downwardAPI"):
         mode = body.get("defaultMode")
         if mode is not None and not 0 <= mode <= 0o777:
@@ -863,8 +883,9 @@ def _volumes(volumes: list[Obj] | None, path: str) -> tuple[set[str], list[Cause
             errs.append(required(p, "must specify a volume type"))
         else:
             errs += _volume_source(found[0], vol[found[0]], p)
-            errs += [forbidden(f"{p}.{s}", "may not specify more than 1 volume type")
-                     for s in found[1:]]
+            errs += [
+                forbidden(f"{p}.{s}", "may not specify more than 1 volume type") for s in found[1:]
+            ]
         name = vol.get("name") or ""
         if not name:
             errs.append(required(p + ".name"))
@@ -889,8 +910,11 @@ def _resources(res: Obj | None, path: str) -> list[Cause]:
             p = f"{path}.{which}[{rname}]"
             out += [invalid(p, rname, m) for m in is_qualified_name(rname)]
             native = "/" not in rname or "kubernetes.io/" in rname
-            if "/" not in rname and rname not in ("cpu", "memory", "ephemeral-storage") \
-                    and not rname.startswith("hugepages-"):
+            if (
+                "/" not in rname
+                and rname not in ("cpu", "memory", "ephemeral-storage")
+                and not rname.startswith("hugepages-")
+            ):
                 out.append(invalid(p, rname, "must be a standard resource for containers"))
             q = _q(raw)
             if q is None:
@@ -901,21 +925,29 @@ def _resources(res: Obj | None, path: str) -> list[Cause]:
                 out.append(invalid(p, Raw(str(q)), "must be an integer"))
     for rname, raw in requests.items():
         q = _q(raw)
-        overcommit = ("/" not in rname or "kubernetes.io/" in rname) \
-            and not rname.startswith("hugepages-")
+        overcommit = ("/" not in rname or "kubernetes.io/" in rname) and not rname.startswith(
+            "hugepages-"
+        )
         if rname in limits:
             lim = _q(limits[rname])
             if q is None or lim is None:
                 continue
             if not overcommit and q.value != lim.value:
-                out.append(invalid(f"{path}.requests", str(q),
-                                   f"must be equal to {rname} limit of {lim}"))
+                out.append(
+                    invalid(f"{path}.requests", str(q), f"must be equal to {rname} limit of {lim}")
+                )
             elif q.value > lim.value:
-                out.append(invalid(f"{path}.requests", str(q),
-                                   f"must be less than or equal to {rname} limit of {lim}"))
+                out.append(
+                    invalid(
+                        f"{path}.requests",
+                        str(q),
+                        f"must be less than or equal to {rname} limit of {lim}",
+                    )
+                )
         elif not overcommit:
-            out.append(required(f"{path}.limits",
-                                "Limit must be set for non overcommitable resources"))
+            out.append(
+                required(f"{path}.limits", "Limit must be set for non overcommitable resources")
+            )
     return out
 
 
@@ -931,14 +963,25 @@ def _env(env: list[Obj] | None, path: str) -> list[Cause]:
         if src is None:
             continue
         vp = p + ".valueFrom"
-        kinds = [k for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef",
-                             "fileKeyRef") if src.get(k) is not None]
+        kinds = [
+            k
+            for k in (
+                "fieldRef",
+                "resourceFieldRef",
+                "configMapKeyRef",
+                "secretKeyRef",
+                "fileKeyRef",
+            )
+            if src.get(k) is not None
+        ]
         for k in ("configMapKeyRef", "secretKeyRef"):
             ref = src.get(k)
             if ref is None:
                 continue
-            out += [invalid(f"{vp}.{k}.name", ref.get("name", ""), m)
-                    for m in is_dns1123_subdomain(ref.get("name") or "")]
+            out += [
+                invalid(f"{vp}.{k}.name", ref.get("name", ""), m)
+                for m in is_dns1123_subdomain(ref.get("name") or "")
+            ]
             if not ref.get("key"):
                 out.append(required(f"{vp}.{k}.key"))
             else:
@@ -946,15 +989,24 @@ def _env(env: list[Obj] | None, path: str) -> list[Cause]:
         fref = src.get("fieldRef")
         if fref is not None:
             fp = fref.get("fieldPath") or ""
-            base = fp.split("[", 1)[0] if fp.startswith(("metadata.labels[",
-                                                           "metadata.annotations[")) else fp
+            base = (
+                fp.split("[", 1)[0]
+                if fp.startswith(("metadata.labels[", "metadata.annotations["))
+                else fp
+            )
             if not fp:
                 out.append(required(vp + ".fieldRef.fieldPath"))
             elif base not in _ENV_FIELD_PATHS or fp in ("metadata.labels", "metadata.annotations"):
                 out.append(not_supported(vp + ".fieldRef.fieldPath", fp, list(_ENV_FIELD_PATHS)))
         if not kinds:
-            out.append(invalid(vp, "", "must specify one of: `fieldRef`, `resourceFieldRef`, "
-                               "`configMapKeyRef` or `secretKeyRef`"))
+            out.append(
+                invalid(
+                    vp,
+                    "",
+                    "must specify one of: `fieldRef`, `resourceFieldRef`, "
+                    "`configMapKeyRef` or `secretKeyRef`",
+                )
+            )
         elif ev.get("value"):
             out.append(invalid(vp, "", "may not be specified when `value` is not empty"))
         elif len(kinds) > 1:
@@ -1013,20 +1065,33 @@ def _security_context(sc: Obj | None, path: str, pod: bool) -> list[Cause]:
             out.append(invalid(f"{path}.{key}", v, inclusive_range_error(0, _MAX_INT32)))
     for i, g in enumerate(sc.get("supplementalGroups") or []):
         if isinstance(g, int) and not 0 <= g <= _MAX_INT32:
-            out.append(invalid(f"{path}.supplementalGroups[{i}]", g,
-                               inclusive_range_error(0, _MAX_INT32)))
+            out.append(
+                invalid(f"{path}.supplementalGroups[{i}]", g, inclusive_range_error(0, _MAX_INT32))
+            )
     if not pod and sc.get("allowPrivilegeEscalation") is False:
         if sc.get("privileged"):
-            out.append(invalid(path, sc, "cannot set `allowPrivilegeEscalation` to false and "
-                               "`privileged` to true"))
+            out.append(
+                invalid(
+                    path,
+                    sc,
+                    "cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
+                )
+            )
         if "SYS_ADMIN" in ((sc.get("capabilities") or {}).get("add") or []):
-            out.append(invalid(path, sc, "cannot set `allowPrivilegeEscalation` to false and "
-                               "`capabilities.Add` CAP_SYS_ADMIN"))
+            out.append(
+                invalid(
+                    path,
+                    sc,
+                    "cannot set `allowPrivilegeEscalation` to false and "
+                    "`capabilities.Add` CAP_SYS_ADMIN",
+                )
+            )
     return out
 
 
-def _containers(ctrs: list[Obj] | None, path: str, volumes: set[str], taken: set[str],
-                pod: bool) -> list[Cause]:
+def _containers(
+    ctrs: list[Obj] | None, path: str, volumes: set[str], taken: set[str], pod: bool
+) -> list[Cause]:
     out: list[Cause] = []
     for i, c in enumerate(ctrs or []):
         p = f"{path}[{i}]"
@@ -1035,23 +1100,28 @@ def _containers(ctrs: list[Obj] | None, path: str, volumes: set[str], taken: set
             out.append(required(p + ".name"))
         else:
             out += [invalid(p + ".name", name, m) for m in is_dns1123_label(name)]
-            if name in taken:
-                out.append(duplicate(p + ".name", name))
-            taken.add(name)
         image = c.get("image") or ""
         if pod and not image:
             out.append(required(p + ".image"))
         elif pod and image.strip() != image:
             out.append(invalid(p + ".image", image, "must not have leading or trailing whitespace"))
-        out += _one_of(p + ".imagePullPolicy", c.get("imagePullPolicy"),
-                       ["Always", "IfNotPresent", "Never"])
-        out += _one_of(p + ".terminationMessagePolicy", c.get("terminationMessagePolicy"),
-                       ["File", "FallbackToLogsOnError"])
+        out += _one_of(
+            p + ".imagePullPolicy", c.get("imagePullPolicy"), ["Always", "IfNotPresent", "Never"]
+        )
+        out += _one_of(
+            p + ".terminationMessagePolicy",
+            c.get("terminationMessagePolicy"),
+            ["File", "FallbackToLogsOnError"],
+        )
         out += _ports(c.get("ports"), p + ".ports")
         out += _env(c.get("env"), p + ".env")
         out += _mounts(c.get("volumeMounts"), volumes, p + ".volumeMounts")
         out += _resources(c.get("resources"), p + ".resources")
         out += _security_context(c.get("securityContext"), p + ".securityContext", False)
+        if name in taken:  # checked after the rest, as validateContainers does
+            out.append(duplicate(p + ".name", name))
+        elif name:
+            taken.add(name)
     return out
 
 
@@ -1063,24 +1133,37 @@ def _tolerations(tols: list[Obj] | None, path: str) -> list[Cause]:
         if key:
             out += [invalid(p + ".key", key, m) for m in is_qualified_name(key)]
         elif op != "Exists":
-            out.append(invalid(p + ".operator", op, "operator must be Exists when `key` is "
-                               'empty, which means "match all values and all keys"'))
+            out.append(
+                invalid(
+                    p + ".operator",
+                    op,
+                    "operator must be Exists when `key` is "
+                    'empty, which means "match all values and all keys"',
+                )
+            )
         if t.get("tolerationSeconds") is not None and t.get("effect") != "NoExecute":
-            out.append(invalid(p + ".effect", t.get("effect") or "",
-                               "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+            out.append(
+                invalid(
+                    p + ".effect",
+                    t.get("effect") or "",
+                    "effect must be 'NoExecute' when `tolerationSeconds` is set",
+                )
+            )
         if op in ("Equal", ""):
             msgs = is_label_value(value)
             if msgs:
                 out.append(invalid(p + ".operator", value, ";".join(msgs)))
         elif op == "Exists":
             if value:
-                out.append(invalid(p + ".operator", t, "value must be empty when `operator` is "
-                                   "'Exists'"))
+                out.append(
+                    invalid(p + ".operator", t, "value must be empty when `operator` is 'Exists'")
+                )
         else:
             out.append(not_supported(p + ".operator", op, ["Equal", "Exists"]))
         if t.get("effect"):
-            out += _one_of(p + ".effect", t["effect"], ["NoSchedule", "PreferNoSchedule",
-                                                         "NoExecute"])
+            out += _one_of(
+                p + ".effect", t["effect"], ["NoSchedule", "PreferNoSchedule", "NoExecute"]
+            )
     return out
 
 
@@ -1094,21 +1177,678 @@ def validate_pod_spec(spec: Obj, path: str = "spec", *, pod: bool | None = None)
     names: set[str] = set()
     out += _containers(spec.get("containers"), path + ".containers", volumes, names, pod)
     out += _containers(spec.get("initContainers"), path + ".initContainers", volumes, names, pod)
-    out += _one_of(path + ".restartPolicy", spec.get("restartPolicy"),
-                   ["Always", "OnFailure", "Never"])
-    out += _one_of(path + ".dnsPolicy", spec.get("dnsPolicy"),
-                   ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"])
+    out += _one_of(
+        path + ".restartPolicy", spec.get("restartPolicy"), ["Always", "OnFailure", "Never"]
+    )
+    out += _one_of(
+        path + ".dnsPolicy",
+        spec.get("dnsPolicy"),
+        ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
+    )
     for key in ("hostname", "subdomain"):
         if spec.get(key):
             out += [invalid(f"{path}.{key}", spec[key], m) for m in is_dns1123_label(spec[key])]
     for key in ("serviceAccountName", "priorityClassName"):
         if spec.get(key):
-            out += [invalid(f"{path}.{key}", spec[key], m)
-                    for m in is_dns1123_subdomain(spec[key])]
+            out += [invalid(f"{path}.{key}", spec[key], m) for m in is_dns1123_subdomain(spec[key])]
     out += validate_labels(spec.get("nodeSelector"), path + ".nodeSelector")
     out += _tolerations(spec.get("tolerations"), path + ".tolerations")
     ads = spec.get("activeDeadlineSeconds")
     if isinstance(ads, int) and not 1 <= ads <= _MAX_INT32:
-        out.append(invalid(path + ".activeDeadlineSeconds", ads, inclusive_range_error(1, _MAX_INT32)))
+        out.append(
+            invalid(path + ".activeDeadlineSeconds", ads, inclusive_range_error(1, _MAX_INT32))
+        )
     out += _security_context(spec.get("securityContext"), path + ".securityContext", True)
+    return out
+
+
+# ------------------------------------------------------------------- objects
+def _template(tpl: Obj | None, path: str) -> list[Cause]:
+    tpl = tpl or {}
+    meta = tpl.get("metadata") or {}
+    out = validate_labels(meta.get("labels"), path + ".labels")
+    out += validate_annotations(meta.get("annotations"), path + ".annotations")
+    return out + validate_pod_spec(tpl.get("spec") or {}, path + ".spec", pod=False)
+
+
+def _selector_matches(sel: Obj, labels: dict[str, str]) -> bool:
+    if any(labels.get(k) != v for k, v in (sel.get("matchLabels") or {}).items()):
+        return False
+    for req in sel.get("matchExpressions") or []:
+        k, op, vals = req.get("key"), req.get("operator"), req.get("values") or []
+        if (
+            (op == "In" and labels.get(k) not in vals)
+            or (op == "NotIn" and labels.get(k) in vals)
+            or (op == "Exists" and k not in labels)
+            or (op == "DoesNotExist" and k in labels)
+        ):
+            return False
+    return True
+
+
+def validate_job(obj: Obj) -> list[Cause]:
+    """batch/v1 Job spec rules (ValidateJobSpec), template included."""
+    spec, p = obj.get("spec") or {}, "spec"
+    out: list[Cause] = []
+    for key in (
+        "parallelism",
+        "completions",
+        "activeDeadlineSeconds",
+        "backoffLimit",
+        "ttlSecondsAfterFinished",
+    ):
+        out += _nonneg(spec, key, p)
+    mode = spec.get("completionMode")
+    if mode is not None:
+        out += _one_of(p + ".completionMode", mode, ["NonIndexed", "Indexed"], False)
+        if mode == "Indexed":
+            if spec.get("completions") is None:
+                out.append(required(p + ".completions", "when completion mode is Indexed"))
+            par = spec.get("parallelism")
+            if isinstance(par, int) and par > 100000:
+                out.append(
+                    invalid(
+                        p + ".parallelism",
+                        par,
+                        "must be less than or equal to 100000 when completion mode is Indexed",
+                    )
+                )
+    tpl = spec.get("template") or {}
+    sel = spec.get("selector")
+    if sel is not None:
+        out += validate_label_selector(sel, p + ".selector")
+        labels = (tpl.get("metadata") or {}).get("labels") or {}
+        if (sel.get("matchLabels") or sel.get("matchExpressions")) and not _selector_matches(
+            sel, labels
+        ):
+            out.append(
+                invalid(
+                    p + ".template.metadata.labels",
+                    labels,
+                    "`selector` does not match template `labels`",
+                )
+            )
+    out += _template(tpl, p + ".template")
+    policy = (tpl.get("spec") or {}).get("restartPolicy") or "Always"  # as defaulted
+    if policy not in ("OnFailure", "Never"):
+        out.append(
+            not_supported(p + ".template.spec.restartPolicy", policy, ["OnFailure", "Never"])
+        )
+    return out
+
+
+_ACCESS_MODES = ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"]
+
+
+def _access_modes(spec: Obj, p: str, detail: str) -> list[Cause]:
+    modes = spec.get("accessModes") or []
+    out = [] if modes else [required(p + ".accessModes", detail)]
+    return out + [
+        not_supported(p + ".accessModes", m, _ACCESS_MODES) for m in modes if m not in _ACCESS_MODES
+    ]
+
+
+def _storage_class(spec: Obj, p: str) -> list[Cause]:
+    scn = spec.get("storageClassName")
+    return (
+        [invalid(p + ".storageClassName", scn, m) for m in is_dns1123_subdomain(scn)] if scn else []
+    )
+
+
+def validate_pvc(obj: Obj) -> list[Cause]:
+    spec, p = obj.get("spec") or {}, "spec"
+    out = _access_modes(spec, p, "at least 1 access mode is required")
+    storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+    q = _q(storage) if storage is not None else None
+    if storage is None:
+        out.append(required(p + ".resources[storage]"))
+    elif q is not None and q.value <= 0:
+        out.append(invalid(p + ".resources[storage]", str(q), "must be greater than zero"))
+    out += _storage_class(spec, p)
+    out += _one_of(p + ".volumeMode", spec.get("volumeMode"), ["Block", "Filesystem"], False)
+    return out + validate_label_selector(spec.get("selector"), p + ".selector")
+
+
+def validate_pv(obj: Obj) -> list[Cause]:
+    spec, p = obj.get("spec") or {}, "spec"
+    out = _access_modes(spec, p, "")
+    cap = spec.get("capacity") or {}
+    if not cap:
+        out.append(required(p + ".capacity"))
+    if "storage" not in cap or len(cap) > 1:
+        out.append(not_supported(p + ".capacity", cap, ["storage"]))
+    for r, raw in cap.items():
+        q = _q(raw)
+        if q is not None and q.value <= 0:
+            out.append(invalid(f"{p}.capacity[{r}]", str(q), "must be greater than zero"))
+    found = [s for s in _PV_SOURCES if spec.get(s) is not None]
+    if not found:
+        out.append(required(p, "must specify a volume type"))
+    out += [forbidden(f"{p}.{s}", "may not specify more than 1 volume type") for s in found[1:]]
+    if found == ["nfs"]:
+        nfs = spec["nfs"] or {}
+        out += [required(f"{p}.nfs.{k}") for k in ("server", "path") if not nfs.get(k)]
+    out += _storage_class(spec, p)
+    return out + _one_of(
+        p + ".persistentVolumeReclaimPolicy",
+        spec.get("persistentVolumeReclaimPolicy"),
+        ["Delete", "Recycle", "Retain"],
+        False,
+    )
+
+
+def validate_service(obj: Obj) -> list[Cause]:
+    spec, p = obj.get("spec") or {}, "spec"
+    out: list[Cause] = []
+    stype = spec.get("type") or "ClusterIP"
+    out += _one_of(
+        p + ".type",
+        spec.get("type"),
+        ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
+        False,
+    )
+    ports = spec.get("ports") or []
+    if not ports and stype != "ExternalName" and spec.get("clusterIP") != "None":
+        out.append(required(p + ".ports"))
+    names: set[str] = set()
+    for i, port in enumerate(ports):
+        pp = f"{p}.ports[{i}]"
+        name = port.get("name") or ""
+        if len(ports) > 1 and not name:
+            out.append(required(pp + ".name"))
+        elif name:
+            out += [invalid(pp + ".name", name, m) for m in is_dns1123_label(name)]
+            if name in names:
+                out.append(duplicate(pp + ".name", name))
+            names.add(name)
+        n = port.get("port") or 0
+        if not 1 <= n <= 65535:
+            out.append(invalid(pp + ".port", n, inclusive_range_error(1, 65535)))
+        out += _one_of(pp + ".protocol", port.get("protocol"), ["SCTP", "TCP", "UDP"])
+        target = port.get("targetPort")
+        if isinstance(target, int) and not 1 <= target <= 65535:
+            out.append(invalid(pp + ".targetPort", target, inclusive_range_error(1, 65535)))
+        elif isinstance(target, str):
+            out += [invalid(pp + ".targetPort", target, m) for m in is_port_name(target)]
+    return out + validate_labels(spec.get("selector"), p + ".selector")
+
+
+def _decoded_len(v: Any) -> int:
+    try:
+        return len(base64.b64decode(v or "", validate=False))
+    except (binascii.Error, ValueError):
+        return 0  # already a decode error
+
+
+def validate_configmap(obj: Obj) -> list[Cause]:
+    out: list[Cause] = []
+    data, binary = obj.get("data") or {}, obj.get("binaryData") or {}
+    size = 0
+    for which, mine, other in (("data", data, binary), ("binaryData", binary, data)):
+        for k, v in mine.items():
+            out += [invalid(f"{which}[{k}]", k, m) for m in is_config_key(k)]
+            if k in other:
+                dup = "binaryData" if which == "data" else "data"
+                out.append(invalid(f"{which}[{k}]", k, f"duplicate of key present in {dup}"))
+            size += len((v or "").encode()) if which == "data" else _decoded_len(v)
+    if size > 1024 * 1024:
+        out.append(too_long("", 1024 * 1024))
+    return out
+
+
+def validate_secret(obj: Obj) -> list[Cause]:
+    data, stype = obj.get("data") or {}, obj.get("type") or "Opaque"
+    out: list[Cause] = []
+    for k in data:
+        out += [invalid(f"data[{k}]", k, m) for m in is_config_key(k)]
+    if sum(_decoded_len(v) for v in data.values()) > 1024 * 1024:
+        out.append(too_long("data", 1024 * 1024))
+    needed = {
+        "kubernetes.io/tls": ("tls.crt", "tls.key"),
+        "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+        "kubernetes.io/dockercfg": (".dockercfg",),
+        "kubernetes.io/ssh-auth": ("ssh-privatekey",),
+    }.get(stype, ())
+    out += [required(f"data[{k}]") for k in needed if k not in data]
+    if stype == "kubernetes.io/service-account-token":
+        ann = (obj.get("metadata") or {}).get("annotations") or {}
+        if not ann.get("kubernetes.io/service-account.name"):
+            out.append(required("metadata.annotations[kubernetes.io/service-account.name]"))
+    return out
+
+
+def validate_rbac(obj: Obj, resource: str) -> list[Cause]:
+    out: list[Cause] = []
+    for i, rule in enumerate(obj.get("rules") or []):
+        p = f"rules[{i}]"
+        if not rule.get("verbs"):
+            out.append(required(p + ".verbs", "verbs must contain at least one value"))
+        if rule.get("nonResourceURLs"):
+            if resource == "roles":
+                out.append(
+                    invalid(
+                        p + ".nonResourceURLs",
+                        rule["nonResourceURLs"],
+                        "namespaced rules cannot apply to non-resource URLs",
+                    )
+                )
+            if rule.get("apiGroups") or rule.get("resources") or rule.get("resourceNames"):
+                out.append(
+                    invalid(
+                        p + ".nonResourceURLs",
+                        rule["nonResourceURLs"],
+                        "rules cannot apply to both regular resources and non-resource URLs",
+                    )
+                )
+            continue
+        if not rule.get("apiGroups"):
+            out.append(
+                required(p + ".apiGroups", "resource rules must supply at least one api group")
+            )
+        if not rule.get("resources"):
+            out.append(
+                required(p + ".resources", "resource rules must supply at least one resource")
+            )
+    if resource in ("rolebindings", "clusterrolebindings"):
+        ref = obj.get("roleRef") or {}
+        group = "rbac.authorization.k8s.io"
+        out += _one_of("roleRef.apiGroup", ref.get("apiGroup", ""), [group], False)
+        kinds = ["ClusterRole"] if resource == "clusterrolebindings" else ["Role", "ClusterRole"]
+        out += _one_of("roleRef.kind", ref.get("kind", ""), kinds, False)
+        if not ref.get("name"):
+            out.append(required("roleRef.name"))
+        else:
+            out += [
+                invalid("roleRef.name", ref["name"], m) for m in is_path_segment_name(ref["name"])
+            ]
+        for i, s in enumerate(obj.get("subjects") or []):
+            p, kind = f"subjects[{i}]", s.get("kind", "")
+            if not s.get("name"):
+                out.append(required(p + ".name"))
+            if kind == "ServiceAccount":
+                out += _one_of(p + ".apiGroup", s.get("apiGroup") or "", [""], False)
+                if s.get("name"):
+                    out += [
+                        invalid(p + ".name", s["name"], m) for m in is_dns1123_subdomain(s["name"])
+                    ]
+                if resource == "clusterrolebindings" and not s.get("namespace"):
+                    out.append(required(p + ".namespace"))
+            elif kind in ("User", "Group"):
+                out += _one_of(p + ".apiGroup", s.get("apiGroup") or "", [group], False)
+            else:
+                out.append(not_supported(p + ".kind", kind, ["ServiceAccount", "User", "Group"]))
+    return out
+
+
+def validate_network_policy(obj: Obj) -> list[Cause]:
+    spec, p = obj.get("spec") or {}, "spec"
+    out = validate_label_selector(spec.get("podSelector"), p + ".podSelector")
+    for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+        for i, rule in enumerate(spec.get(direction) or []):
+            rp = f"{p}.{direction}[{i}]"
+            for j, port in enumerate(rule.get("ports") or []):
+                pp = f"{rp}.ports[{j}]"
+                out += _one_of(pp + ".protocol", port.get("protocol"), ["SCTP", "TCP", "UDP"])
+                n = port.get("port")
+                if isinstance(n, int) and not 1 <= n <= 65535:
+                    out.append(invalid(pp + ".port", n, inclusive_range_error(1, 65535)))
+            for j, peer in enumerate(rule.get(peers_key) or []):
+                pp = f"{rp}.{peers_key}[{j}]"
+                if not peer:
+                    out.append(required(pp, "must specify a peer"))
+                out += validate_label_selector(peer.get("podSelector"), pp + ".podSelector")
+                out += validate_label_selector(
+                    peer.get("namespaceSelector"), pp + ".namespaceSelector"
+                )
+    for i, t in enumerate(spec.get("policyTypes") or []):
+        out += _one_of(f"{p}.policyTypes[{i}]", t, ["Ingress", "Egress"], False)
+    return out
+
+
+def validate_object(resource: str, obj: Obj, namespaced: bool | None = None) -> list[Cause]:
+    """All hand-written create rules for ``resource`` (a plural), metadata included."""
+    out = validate_metadata(obj, resource, namespaced)
+    if resource == "pods":
+        out += validate_pod_spec(obj.get("spec") or {}, "spec", pod=True)
+    elif resource == "jobs":
+        out += validate_job(obj)
+    elif resource == "persistentvolumeclaims":
+        out += validate_pvc(obj)
+    elif resource == "persistentvolumes":
+        out += validate_pv(obj)
+    elif resource == "services":
+        out += validate_service(obj)
+    elif resource == "secrets":
+        out += validate_secret(obj)
+    elif resource == "configmaps":
+        out += validate_configmap(obj)
+    elif resource in ("roles", "clusterroles", "rolebindings", "clusterrolebindings"):
+        out += validate_rbac(obj, resource)
+    elif resource == "networkpolicies":
+        out += validate_network_policy(obj)
+    return out
+
+
+# ------------------------------------------------------------------- updates
+def _norm(x: Any, key: str = "") -> Any:
+    """Semantic equality as apiequality.Semantic sees it: absent, null, empty and zero
+    strings alike; quantities by value."""
+    if isinstance(x, dict):
+        out = {k: _norm(v, k) for k, v in x.items()}
+        if key in ("requests", "limits", "capacity"):
+            out = {k: (str(q) if (q := _q(v)) else v) for k, v in out.items()}
+        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+    if isinstance(x, list):
+        return [_norm(v) for v in x]
+    if key == "sizeLimit" and x is not None:
+        q = _q(x)
+        return str(q) if q else x
+    return x
+
+
+def _go_field(key: str) -> str:
+    return key[:1].upper() + key[1:]
+
+
+def _diff(old: Obj, new: Obj, type_name: str) -> str:
+    """A short go-cmp-like diff of two specs (real messages append ``cmp.Diff``)."""
+    old, new = _norm(old), _norm(new)
+    lines = [f"  {type_name}{{"]
+    for k in sorted(set(old) | set(new)):
+        if old.get(k) != new.get(k):
+            if k in old:
+                lines.append(f"- \t{_go_field(k)}: {json.dumps(old[k], sort_keys=True)},")
+            if k in new:
+                lines.append(f"+ \t{_go_field(k)}: {json.dumps(new[k], sort_keys=True)},")
+    lines.append("  }")
+    return "\n".join(lines)
+
+
+UPDATABLE_POD_SPEC_FIELDS = ",".join(
+    [
+        "`spec.containers[*].image`",
+        "`spec.initContainers[*].image`",
+        "`spec.activeDeadlineSeconds`",
+        "`spec.tolerations` (only additions to existing tolerations)",
+        "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously "
+        "negative)",
+    ]
+)
+
+
+def _pod_update(old: Obj, new: Obj) -> list[Cause]:
+    out: list[Cause] = []
+    for key in ("containers", "initContainers"):
+        n, o = new.get(key) or [], old.get(key) or []
+        if len(n) != len(o):
+            return [forbidden(f"spec.{key}", "pod updates may not add or remove containers")]
+        for i, c in enumerate(n):
+            image = c.get("image") or ""
+            if not image:
+                out.append(required(f"spec.{key}[{i}].image"))
+            elif image.strip() != image:
+                out.append(
+                    invalid(
+                        f"spec.{key}[{i}].image",
+                        image,
+                        "must not have leading or trailing whitespace",
+                    )
+                )
+    new_ads, old_ads = new.get("activeDeadlineSeconds"), old.get("activeDeadlineSeconds")
+    if new_ads is not None:
+        if not 0 <= new_ads <= _MAX_INT32:
+            return [
+                *out,
+                invalid(
+                    "spec.activeDeadlineSeconds", new_ads, inclusive_range_error(0, _MAX_INT32)
+                ),
+            ]
+        if old_ads is not None and old_ads < new_ads:
+            return [
+                *out,
+                invalid(
+                    "spec.activeDeadlineSeconds",
+                    new_ads,
+                    "must be less than or equal to previous value",
+                ),
+            ]
+    elif old_ads is not None:
+        out.append(
+            invalid(
+                "spec.activeDeadlineSeconds",
+                None,
+                "must not update from a positive integer to nil value",
+            )
+        )
+    new_tols = [_norm(t) for t in new.get("tolerations") or []]
+    for t in old.get("tolerations") or []:
+        want = {k: v for k, v in _norm(t).items() if k != "tolerationSeconds"}
+        if not any(
+            {k: v for k, v in n.items() if k != "tolerationSeconds"} == want for n in new_tols
+        ):
+            out.append(
+                forbidden(
+                    "spec.tolerations",
+                    "existing toleration can not be modified except its tolerationSeconds",
+                )
+            )
+            break
+    old_gates = [g.get("name") for g in old.get("schedulingGates") or []]
+    for i, g in enumerate(new.get("schedulingGates") or []):
+        if g.get("name") not in old_gates:
+            out.append(
+                forbidden(
+                    f"spec.schedulingGates[{i}]",
+                    f"only deletion is allowed, but found new scheduling gate '{g.get('name')}'",
+                )
+            )
+    munged = copy.deepcopy(new)
+    for key in ("containers", "initContainers"):
+        for c, o in zip(munged.get(key) or [], old.get(key) or [], strict=False):
+            c["image"] = o.get("image")
+    for key in ("activeDeadlineSeconds", "tolerations", "schedulingGates"):
+        munged[key] = old.get(key)
+    old_tgps = old.get("terminationGracePeriodSeconds")
+    if (
+        isinstance(old_tgps, int)
+        and old_tgps < 0
+        and munged.get("terminationGracePeriodSeconds") == 1
+    ):
+        munged["terminationGracePeriodSeconds"] = old_tgps
+    if old.get("schedulingGates") and _norm(munged.get("nodeSelector")) != _norm(
+        old.get("nodeSelector")
+    ):
+        old_sel = old.get("nodeSelector") or {}
+        if all((munged.get("nodeSelector") or {}).get(k) == v for k, v in old_sel.items()):
+            munged["nodeSelector"] = old.get("nodeSelector")  # additions allowed while gated
+    if _norm(munged) != _norm(old):
+        out.append(
+            forbidden(
+                "spec",
+                "pod updates may not change fields other than "
+                f"{UPDATABLE_POD_SPEC_FIELDS}\n{_diff(old, munged, 'core.PodSpec')}",
+            )
+        )
+    return out
+
+
+def _storage(spec: Obj) -> _Qty | None:
+    raw = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+    return _q(raw) if raw is not None else None
+
+
+def _pvc_update(old: Obj, new: Obj) -> list[Cause]:
+    o_spec, n_spec = copy.deepcopy(old.get("spec") or {}), copy.deepcopy(new.get("spec") or {})
+    out: list[Cause] = []
+    if not o_spec.get("volumeName"):
+        o_spec["volumeName"] = n_spec.get("volumeName")  # binding sets it once
+    ann = "volume.beta.kubernetes.io/storage-class"
+    o_ann = (old.get("metadata") or {}).get("annotations") or {}
+    n_ann = (new.get("metadata") or {}).get("annotations") or {}
+    if o_ann.get(ann) != n_ann.get(ann):
+        out.append(invalid(f"metadata.annotations.{ann}", n_ann.get(ann, ""), "field is immutable"))
+    if o_spec.get("storageClassName") is None and ann not in o_ann:
+        o_spec["storageClassName"] = n_spec.get("storageClassName")  # retroactive default
+    phase = (new.get("status") or old.get("status") or {}).get("phase")
+    if phase == "Bound":
+        reqs = (n_spec.get("resources") or {}).get("requests")
+        if reqs is not None:
+            reqs["storage"] = ((o_spec.get("resources") or {}).get("requests") or {}).get("storage")
+        if n_spec.get("volumeAttributesClassName") is not None:
+            n_spec["volumeAttributesClassName"] = o_spec.get("volumeAttributesClassName")
+    if _norm(n_spec) != _norm(o_spec):
+        out.append(
+            forbidden(
+                "spec",
+                "spec is immutable after creation except resources.requests "
+                "and volumeAttributesClassName for bound claims\n"
+                + _diff(o_spec, n_spec, "core.PersistentVolumeClaimSpec"),
+            )
+        )
+    old_size, new_size = _storage(old.get("spec") or {}), _storage(new.get("spec") or {})
+    cap = _q(((old.get("status") or {}).get("capacity") or {}).get("storage") or "0")
+    if (
+        old_size
+        and new_size
+        and new_size.value < old_size.value
+        and cap is not None
+        and new_size.value <= cap.value
+    ):
+        out.append(
+            forbidden(
+                "spec.resources.requests.storage", "field can not be less than status.capacity"
+            )
+        )
+    if (new.get("spec") or {}).get("volumeMode") != (old.get("spec") or {}).get("volumeMode"):
+        out.append(immutable("volumeMode", (new.get("spec") or {}).get("volumeMode")))
+    return out
+
+
+def _pv_update(old: Obj, new: Obj) -> list[Cause]:
+    o_spec, n_spec = old.get("spec") or {}, new.get("spec") or {}
+    o_src = {k: o_spec.get(k) for k in _PV_SOURCES if o_spec.get(k) is not None}
+    n_src = {k: n_spec.get(k) for k in _PV_SOURCES if n_spec.get(k) is not None}
+    out: list[Cause] = []
+    if _norm(o_src) != _norm(n_src):
+        out.append(
+            forbidden(
+                "spec.persistentvolumesource",
+                "spec.persistentvolumesource is immutable after creation\n"
+                + _diff(o_src, n_src, "core.PersistentVolumeSource"),
+            )
+        )
+    if n_spec.get("volumeMode") != o_spec.get("volumeMode"):
+        out.append(immutable("volumeMode", n_spec.get("volumeMode")))
+    if o_spec.get("nodeAffinity") and _norm(o_spec["nodeAffinity"]) != _norm(
+        n_spec.get("nodeAffinity")
+    ):
+        out.append(immutable("nodeAffinity", n_spec.get("nodeAffinity")))
+    return out
+
+
+def _job_update(old: Obj, new: Obj) -> list[Cause]:
+    o, n = old.get("spec") or {}, new.get("spec") or {}
+    out: list[Cause] = []
+    indexed = n.get("completionMode") == "Indexed"
+    if _norm(n.get("completions")) != _norm(o.get("completions")):
+        if not indexed:
+            out.append(immutable("spec.completions", n.get("completions")))
+        elif n.get("completions") is not None and n.get("completions") != n.get("parallelism"):
+            out.append(
+                invalid(
+                    "spec.completions",
+                    n.get("completions"),
+                    "can only be modified in tandem with spec.parallelism",
+                )
+            )
+    if _norm(n.get("selector")) != _norm(o.get("selector")):
+        out.append(immutable("spec.selector", n.get("selector")))
+    old_tpl = copy.deepcopy(o.get("template") or {})
+    new_tpl = n.get("template") or {}
+    suspended = bool(o.get("suspend")) and not (old.get("status") or {}).get("startTime")
+    if suspended:  # scheduling directives of a suspended, never started Job may change
+        for k in ("nodeSelector", "tolerations", "schedulingGates"):
+            old_tpl.setdefault("spec", {})[k] = (new_tpl.get("spec") or {}).get(k)
+        aff = (new_tpl.get("spec") or {}).get("affinity") or {}
+        old_aff = old_tpl.setdefault("spec", {}).get("affinity") or {}
+        old_aff["nodeAffinity"] = aff.get("nodeAffinity")
+        old_tpl["spec"]["affinity"] = old_aff
+        for k in ("labels", "annotations"):
+            old_tpl.setdefault("metadata", {})[k] = (new_tpl.get("metadata") or {}).get(k)
+    if _norm(new_tpl) != _norm(old_tpl):
+        out.append(immutable("spec.template", new_tpl))
+    for key in (
+        "completionMode",
+        "podFailurePolicy",
+        "backoffLimitPerIndex",
+        "managedBy",
+        "successPolicy",
+    ):
+        if _norm(n.get(key)) != _norm(o.get(key)):
+            out.append(immutable(f"spec.{key}", n.get(key)))
+    return out
+
+
+def _data_update(old: Obj, new: Obj, keys: tuple[str, ...]) -> list[Cause]:
+    out: list[Cause] = []
+    if old.get("immutable"):
+        if not new.get("immutable"):
+            out.append(forbidden("immutable", "field is immutable when `immutable` is set"))
+        out += [
+            forbidden(k, "field is immutable when `immutable` is set")
+            for k in keys
+            if _norm(new.get(k)) != _norm(old.get(k))
+        ]
+    return out
+
+
+def _service_update(old: Obj, new: Obj) -> list[Cause]:
+    o, n = old.get("spec") or {}, new.get("spec") or {}
+    if "ExternalName" in (o.get("type"), n.get("type")):
+        return []
+    old_ip, new_ip = o.get("clusterIP") or "", n.get("clusterIP") or ""
+    if old_ip and new_ip and new_ip != old_ip:
+        return [
+            invalid(
+                "spec.clusterIPs[0]", n.get("clusterIPs") or [new_ip], "may not change once set"
+            )
+        ]
+    return []
+
+
+def validate_update(resource: str, old: Obj, new: Obj, status: bool = False) -> list[Cause]:
+    """The update-only rules: immutable metadata and per-resource immutable fields.
+    ``new`` itself is checked with ``validate_object``. The caller keeps the stored
+    ``creationTimestamp`` and fills an empty ``uid``, as rest.BeforeUpdate does."""
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    out: list[Cause] = []
+    for key in ("name", "namespace"):
+        if (nm.get(key) or "") != (om.get(key) or ""):
+            out.append(immutable(f"metadata.{key}", nm.get(key) or ""))
+    # rest.BeforeUpdate fills an empty uid and always restores creationTimestamp from the
+    # stored object before validating, so only a different uid is an error.
+    if nm.get("uid") and nm["uid"] != om.get("uid"):
+        out.append(immutable("metadata.uid", nm["uid"]))
+    if status:
+        return out
+    if resource == "pods":
+        out += _pod_update(old.get("spec") or {}, new.get("spec") or {})
+    elif resource == "persistentvolumeclaims":
+        out += _pvc_update(old, new)
+    elif resource == "persistentvolumes":
+        out += _pv_update(old, new)
+    elif resource == "jobs":
+        out += _job_update(old, new)
+    elif resource == "secrets":
+        if (new.get("type") or "Opaque") != (old.get("type") or "Opaque"):
+            out.append(immutable("type", new.get("type") or ""))
+        out += _data_update(old, new, ("data",))
+    elif resource == "configmaps":
+        out += _data_update(old, new, ("data", "binaryData"))
+    elif resource == "services":
+        out += _service_update(old, new)
+    elif resource in ("rolebindings", "clusterrolebindings") and _norm(new.get("roleRef")) != _norm(
+        old.get("roleRef")
+    ):
+        out.append(invalid("roleRef", new.get("roleRef"), "cannot change roleRef"))
     return out

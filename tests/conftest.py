@@ -42,9 +42,12 @@ def kubectl(kubesim: KubeSim):
     exe = kubectl_path()
     env = {**os.environ, "KUBECONFIG": str(kubesim.kubeconfig)}  # type: ignore[attr-defined]
 
-    def run(*args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([exe, *args], env=env, input=input, capture_output=True,
-                              text=True, timeout=60)
+    def run(
+        *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [exe, *args], env=env, input=input, capture_output=True, text=True, timeout=60
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
         return proc

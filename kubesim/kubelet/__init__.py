@@ -206,12 +206,19 @@ class Kubelet:
             hostIPs=[{"ip": host_ip}],
             startTime=now_rfc3339(),
         )
-        try:
-            await self.runtime.prepare_pod(pod)
-        except Exception as e:  # volume/secret missing etc.: stays Pending with an event
-            self._event(run, "Warning", "FailedMount", str(e))
-            log.info("pod %s/%s cannot start: %s", run.namespace, run.name, e)
-            return
+        backoff = 0.2
+        while True:  # the real kubelet retries mounts until they succeed (PVC bound etc.)
+            try:
+                await self.runtime.prepare_pod(pod)
+                break
+            except Exception as e:  # volume/secret missing etc.: stays Pending with an event
+                self._event(run, "Warning", "FailedMount", str(e))
+                log.info("pod %s/%s cannot start: %s", run.namespace, run.name, e)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+            pod = self._pod(run)
+            if pod is None or run.stopping:
+                return
         restart = pod["spec"].get("restartPolicy", "Always")
         await asyncio.gather(
             *(self._run_container(run, pod, c, restart) for c in pod["spec"]["containers"])
@@ -245,11 +252,16 @@ class Kubelet:
             try:
                 handle = await self.runtime.start(pod, c, writer)
             except Exception as e:
+                # CreateContainerConfigError (missing Secret key...) or CreateContainerError:
+                # the container keeps waiting and the kubelet keeps retrying.
                 writer.close()
-                cr.state = {"waiting": {"reason": "CreateContainerError", "message": str(e)}}
+                reason = getattr(e, "reason", None) or "CreateContainerError"
+                cr.state = {"waiting": {"reason": reason, "message": str(e)}}
                 self._write_status(run)
                 self._event(run, "Warning", "Failed", f"Error: {e}", c["name"])
-                return
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
             cr.handle = handle
             self._event(run, "Normal", "Created", f"Created container: {c['name']}", c["name"])
             cr.started_at = now_rfc3339()
@@ -261,6 +273,8 @@ class Kubelet:
             reason = "Completed" if code == 0 else ("Error" if code < 128 else "Error")
             if code == 137 and run.stopping:
                 reason = "Error"
+            # The runtime may know better (StartError: the command could not be executed).
+            reason = getattr(handle, "reason", None) or reason
             cr.state = {
                 "terminated": {
                     "exitCode": code,
@@ -270,6 +284,8 @@ class Kubelet:
                     "containerID": f"kubesim://{run.uid}-{c['name']}-{cr.attempt}",
                 }
             }
+            if getattr(handle, "message", None):
+                cr.state["terminated"]["message"] = handle.message
             if run.stopping:
                 return
             again = restart == "Always" or (restart == "OnFailure" and code != 0)

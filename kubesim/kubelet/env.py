@@ -104,8 +104,13 @@ def go_quote(s: str) -> str:
             out.append("\\r")
         elif not ch.isprintable():
             code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x80 else
-                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+            out.append(
+                f"\\x{code:02x}"
+                if code < 0x80
+                else f"\\u{code:04x}"
+                if code < 0x10000
+                else f"\\U{code:08x}"
+            )
         else:
             out.append(ch)
     out.append('"')
@@ -147,8 +152,9 @@ def field_ref_value(pod: Obj, path: str, *, pod_ips: list[str], host_ips: list[s
     raise ContainerConfigError(f"unsupported fieldPath: {path}")
 
 
-def resource_field_value(container: Obj, resource: str, divisor: Any,
-                         allocatable: Mapping[str, Any] | None = None) -> str:
+def resource_field_value(
+    container: Obj, resource: str, divisor: Any, allocatable: Mapping[str, Any] | None = None
+) -> str:
     """A ``resourceFieldRef`` (``limits.cpu`` ...), as ``ExtractContainerResourceValue``.
 
     Unset limits default to the node's allocatable, as the kubelet does before extracting.
@@ -205,15 +211,21 @@ def service_link_env(services: list[Obj]) -> dict[str, str]:
     return out
 
 
-def service_env(pod: Obj, services: list[Obj], master_host: str, master_port: int) -> dict[str, str]:
+def service_env(
+    pod: Obj, services: list[Obj], master_host: str, master_port: int
+) -> dict[str, str]:
     """Service env of a pod: the master ``kubernetes`` Service (kubesim's own address)
     always, plus the Services of the pod's namespace when ``enableServiceLinks``."""
     ns = pod["metadata"].get("namespace", "")
-    by_name: dict[str, Obj] = {"kubernetes": {
-        "metadata": {"name": "kubernetes", "namespace": "default"},
-        "spec": {"clusterIP": master_host,
-                 "ports": [{"name": "https", "port": master_port, "protocol": "TCP"}]},
-    }}
+    by_name: dict[str, Obj] = {
+        "kubernetes": {
+            "metadata": {"name": "kubernetes", "namespace": "default"},
+            "spec": {
+                "clusterIP": master_host,
+                "ports": [{"name": "https", "port": master_port, "protocol": "TCP"}],
+            },
+        }
+    }
     if (pod.get("spec") or {}).get("enableServiceLinks", True):
         for svc in services:
             m = svc["metadata"]
@@ -233,7 +245,7 @@ def _decode(data: Obj, key: str) -> str | None:
 
 
 def _secret_items(secret: Obj) -> dict[str, str]:
-    keys = list((secret.get("data") or {})) + list((secret.get("stringData") or {}))
+    keys = list(secret.get("data") or {}) + list(secret.get("stringData") or {})
     return {k: _decode(secret, k) or "" for k in keys}
 
 
@@ -282,8 +294,11 @@ def container_env(
                 if ref.get("optional"):
                     continue
                 raise ContainerConfigError(f'{kind} "{ref.get("name", "")}" not found')
-            items = _secret_items(obj) if kind == "secret" else {
-                k: _cm_value(obj, k) or "" for k in (obj.get("data") or {})}
+            items = (
+                _secret_items(obj)
+                if kind == "secret"
+                else {k: _cm_value(obj, k) or "" for k in (obj.get("data") or {})}
+            )
             for k, v in items.items():
                 tmp[prefix + k] = v
 
@@ -295,8 +310,9 @@ def container_env(
         if value:
             value = expand(value, look)
         elif vf:
-            value = _value_from(pod, container, vf, ns, fetch, pod_ips, host_ips,
-                                allocatable, all_containers)
+            value = _value_from(
+                pod, container, vf, ns, fetch, pod_ips, host_ips, allocatable, all_containers
+            )
             if value is None:
                 continue  # optional and missing: the variable is not defined
         tmp[name] = value or ""
@@ -306,23 +322,35 @@ def container_env(
     return out
 
 
-def _value_from(pod: Obj, container: Obj, vf: Obj, ns: str,
-                fetch: Callable[[str, str], Obj | None], pod_ips: list[str],
-                host_ips: list[str], allocatable: Mapping[str, Any] | None,
-                containers: list[Obj]) -> str | None:
+def _value_from(
+    pod: Obj,
+    container: Obj,
+    vf: Obj,
+    ns: str,
+    fetch: Callable[[str, str], Obj | None],
+    pod_ips: list[str],
+    host_ips: list[str],
+    allocatable: Mapping[str, Any] | None,
+    containers: list[Obj],
+) -> str | None:
     if "fieldRef" in vf:
-        return field_ref_value(pod, vf["fieldRef"].get("fieldPath", ""), pod_ips=pod_ips,
-                               host_ips=host_ips)
+        return field_ref_value(
+            pod, vf["fieldRef"].get("fieldPath", ""), pod_ips=pod_ips, host_ips=host_ips
+        )
     if "resourceFieldRef" in vf:
         ref = vf["resourceFieldRef"]
         target = container
         if ref.get("containerName"):
-            target = next((c for c in containers if c.get("name") == ref["containerName"]),
-                          container)
-        return resource_field_value(target, ref.get("resource", ""), ref.get("divisor"),
-                                    allocatable)
-    for kind, label, key_name in (("secret", "Secret", "secretKeyRef"),
-                                  ("configmap", "ConfigMap", "configMapKeyRef")):
+            target = next(
+                (c for c in containers if c.get("name") == ref["containerName"]), container
+            )
+        return resource_field_value(
+            target, ref.get("resource", ""), ref.get("divisor"), allocatable
+        )
+    for kind, label, key_name in (
+        ("secret", "Secret", "secretKeyRef"),
+        ("configmap", "ConfigMap", "configMapKeyRef"),
+    ):
         ref = vf.get(key_name)
         if ref is None:
             continue
