@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from kubesim import discovery, errors, tables
-from kubesim.rbac import Attributes, UserInfo
+from kubesim.rbac import Attributes, UserInfo, forbidden_error
 from kubesim.resources import ResourceType
 from kubesim.selectors import parse_field_selector, parse_label_selector, supported_fields
 
@@ -125,9 +125,7 @@ class Server:
             info = UserInfo(user.name, user.groups)
             allowed, _ = sim.rbac.authorize(info, attrs)
             if not allowed:
-                raise errors.forbidden(
-                    route.rt.plural, route.rt.group, route.name, forbidden_message(info, attrs)
-                )
+                raise forbidden_error(info, attrs)
         return await self._resource(request, route, verb, user)
 
     def _impersonate(self, request: web.Request, user: User) -> User:

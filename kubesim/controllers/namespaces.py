@@ -3,6 +3,7 @@ deletion that removes everything the namespace holds before the namespace itself
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Hashable
 
 from kubesim import errors
@@ -64,7 +65,12 @@ class NamespaceController(Controller):
         current = self.store.peek(self.api.rt("", "namespaces"), "", name)
         if current is None:
             return
+        # Content gone: drop our "kubernetes" spec finalizer (what POST .../finalize does);
+        # the store removes the namespace once no finalizer of any kind is left.
+        finalized = copy.deepcopy(current)
+        finalized["spec"]["finalizers"] = [
+            f for f in current["spec"].get("finalizers", []) if f != "kubernetes"
+        ]
+        self.store.replace(self.api.rt("", "namespaces"), finalized, check_rv=False)
         if current["metadata"].get("finalizers"):
             self.requeue(name, 0.2)  # someone else's finalizer still pending
-            return
-        self.store.remove(self.api.rt("", "namespaces"), "", name)

@@ -98,12 +98,12 @@ class Scheduler(Controller):
             "default-scheduler",
         )
 
-    def _set_unschedulable(self, pod: dict, message: str) -> None:
+    def _set_unschedulable(self, pod: dict, message: str, reason: str) -> None:
         new = copy.deepcopy(pod)
         cond = {
             "type": "PodScheduled",
             "status": "False",
-            "reason": "Unschedulable",
+            "reason": reason,
             "message": message,
             "lastProbeTime": None,
             "lastTransitionTime": now_rfc3339(),

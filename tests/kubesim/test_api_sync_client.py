@@ -109,7 +109,7 @@ def test_label_and_field_selectors(core):
     with pytest.raises(ApiException) as e:
         core.list_namespaced_config_map("default", field_selector="spec.nodeName=x")
     assert e.value.status == 400
-    assert "\"spec.nodeName\" is not a known field selector" in _status(e.value)["message"]
+    assert '"spec.nodeName" is not a known field selector' in _status(e.value)["message"]
 
 
 def test_pagination(core):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ import kubernetes
 import pytest
 
 from kubesim.sim import KubeSim
+from tests.kubesim.helpers import kubectl_path
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +130,7 @@ def procs_with(marker: str) -> list[int]:
 
 
 # ------------------------------------------------------------------ volumes
-def test_secret_and_shared_pv_files_read_back_through_logs(sim: KubeSim, kubeconfig: Path) -> None:
+def test_secret_and_shared_pv_files_read_back_through_logs(sim: KubeSim, tmp_path: Path) -> None:
     # Two PVs naming the same NFS export share files; the storage exists before the pods.
     storage = sim.data_dir / "storage/nfs/fs.local/exports/team"
     storage.mkdir(parents=True)
@@ -158,8 +160,17 @@ def test_secret_and_shared_pv_files_read_back_through_logs(sim: KubeSim, kubecon
         )
     )
     assert finished(sim, "writer")["status"]["phase"] == "Succeeded"
-    # (kubectl sends no credentials to a plain-HTTP server, so the Python client reads logs.)
-    assert core.read_namespaced_pod_log("writer", "default") == "hunter2from the nfs share\n"
+    # Read back as a user would: the real kubectl, over https (kubectl only sends a token
+    # over TLS), with the kubeconfig kubesim writes.
+    kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", tls=True)
+    out = subprocess.run(
+        [kubectl_path(), "--kubeconfig", str(kubeconfig), "logs", "writer"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "hunter2from the nfs share\n"
 
     sim.apply(
         pod(
@@ -351,7 +362,8 @@ def test_client_reaches_server_by_hostname_subdomain(sim: KubeSim, core: Any) ->
 # ------------------------------------------------------------------ lifecycle
 def test_exit_codes_and_phases(sim: KubeSim) -> None:
     sim.apply(pod("fails", "exit 3"))
-    sim.apply(pod("killed", "kill -KILL $$"))
+    # Kubernetes expands $(VAR) in commands and reduces "$$" to "$": "$$$$" reaches sh as "$$".
+    sim.apply(pod("killed", "kill -KILL $$$$"))
     sim.apply(pod("nocmd", "", container={"command": ["no-such-binary-xyz"]}))
     sim.apply(pod("ok", "true"))
     f, k, n, o = (finished(sim, x) for x in ("fails", "killed", "nocmd", "ok"))
@@ -421,7 +433,7 @@ def test_deleting_a_pod_kills_its_processes(sim: KubeSim, core: Any) -> None:
         ]
     )[0]
     os.kill(pid, 0)  # alive
-    assert procs_with(marker)
+    wait_for(lambda: procs_with(marker), what="the container's command running")
     core.delete_namespaced_pod("doomed", "default")
     wait_for(lambda: sim.lookup("pods", "default", "doomed") is None, what="pod deletion")
     with pytest.raises(ProcessLookupError):
