@@ -1,0 +1,1 @@
+"""teamhub on the hub side: identity to teams (TeamAuthenticator, the teams config), the CLI."""

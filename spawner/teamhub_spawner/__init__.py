@@ -1,0 +1,1 @@
+"""teamhub spawner: TeamSpawner and the pure builders of each user's Kubernetes objects."""
