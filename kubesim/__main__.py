@@ -51,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         nodes=nodes,
     )
     sim.start()
-    path = sim.write_kubeconfig(args.kubeconfig)
-    print(f"kubesim {args.k8s_version} serving at {sim.url} (kubelet: {args.kubelet})")
+    # https: kubectl (client-go) only sends a bearer token over TLS.
+    path = sim.write_kubeconfig(args.kubeconfig, tls=True)
+    print(f"kubesim {args.k8s_version} serving at {sim.tls_url} (kubelet: {args.kubelet})")
     print(f"kubeconfig written to {path}; try:")
     print(f"  export KUBECONFIG={path.resolve()}")
     print("  kubectl get nodes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,11 @@ from aiohttp import web
 from kubesim import errors, tables
 from kubesim.patch import SchemaLookup, json_merge_patch, json_patch, strategic_merge_patch
 from kubesim.server import PATCH_TYPES, Route, dumps, json_response, query_bool
+
+# Go's strconv.ParseBool vocabulary: a query flag given with any other value is ignored.
+_BOOL_WORDS = frozenset(
+    ("1", "t", "T", "true", "TRUE", "True", "0", "f", "F", "false", "FALSE", "False")
+)
 
 if TYPE_CHECKING:
     from kubesim.auth import User
@@ -155,10 +161,8 @@ async def watch(
         pass
     finally:
         sim.store.unsubscribe(watcher)
-    try:
+    with contextlib.suppress(ConnectionResetError):
         await resp.write_eof()
-    except ConnectionResetError:
-        pass
     return resp
 
 
@@ -344,7 +348,7 @@ async def _delete_options(request: web.Request) -> dict[str, Any]:
         opts["gracePeriodSeconds"] = _int(q["gracePeriodSeconds"], "gracePeriodSeconds")
     if "propagationPolicy" in q:
         opts["propagationPolicy"] = q["propagationPolicy"]
-    if q.get("orphanDependents") in ("1", "t", "T", "true", "TRUE", "True", "0", "f", "F", "false", "FALSE", "False"):
+    if q.get("orphanDependents") in _BOOL_WORDS:
         opts["orphanDependents"] = query_bool(q, "orphanDependents")
     if opts.get("orphanDependents") is not None and "propagationPolicy" not in opts:
         opts["propagationPolicy"] = "Orphan" if opts["orphanDependents"] else "Background"
@@ -376,7 +380,7 @@ async def deletecollection(
     sim = server.sim
     opts = await _delete_options(request)
     pred = server.predicate(route, request.query)
-    items, rv = sim.api.list(route.rt, route.namespace, pred)
+    items, _ = sim.api.list(route.rt, route.namespace, pred)
     out = []
     for o in items:
         try:

@@ -43,7 +43,6 @@ def query_bool(query: Any, name: str) -> bool:
     return query.get(name, "") in _TRUE
 
 
-
 @dataclass
 class Route:
     rt: ResourceType
@@ -143,7 +142,7 @@ class Server:
             )
         from kubesim.auth import User as U
 
-        groups = tuple(request.headers.getall("Impersonate-Group", [])) + ("system:authenticated",)
+        groups = (*request.headers.getall("Impersonate-Group", []), "system:authenticated")
         if as_user.startswith("system:serviceaccount:"):
             ns = as_user.split(":")[2]
             groups += ("system:serviceaccounts", f"system:serviceaccounts:{ns}")

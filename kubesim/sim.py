@@ -125,6 +125,12 @@ class KubeSim:
         self._ready.set()
         loop.run_forever()
         loop.run_until_complete(self._astop())
+        # Whatever is still running (pod workers, streams) is cancelled and awaited, so
+        # nothing is left pending when the loop closes.
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in pending:
+            t.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
 
     async def _astart(self) -> None:
@@ -435,11 +441,10 @@ class KubeSim:
         )
         previous = q.get("previous") in ("true", "1")
         uid = pod["metadata"]["uid"]
-        if (
-            status is None
-            or ("waiting" in status.get("state", {})
+        if status is None or (
+            "waiting" in status.get("state", {})
             and status.get("restartCount", 0) == 0
-            and not previous)
+            and not previous
         ):
             reason = ((status or {}).get("state", {}).get("waiting") or {}).get(
                 "reason", "ContainerCreating"

@@ -270,9 +270,7 @@ class Kubelet:
             self._write_status(run, "Running")
             code = await handle.wait()
             writer.close()
-            reason = "Completed" if code == 0 else ("Error" if code < 128 else "Error")
-            if code == 137 and run.stopping:
-                reason = "Error"
+            reason = "Completed" if code == 0 else "Error"
             # The runtime may know better (StartError: the command could not be executed).
             reason = getattr(handle, "reason", None) or reason
             cr.state = {

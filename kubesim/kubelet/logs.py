@@ -7,6 +7,7 @@ prefixed with its RFC 3339 timestamp and stream (the CRI log format), so that
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -133,9 +134,7 @@ async def read_log(
                     continue
                 return
             if ev is not None:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ev.wait(), 0.5)
-                except TimeoutError:
-                    pass
             else:
                 await asyncio.sleep(0.05)
