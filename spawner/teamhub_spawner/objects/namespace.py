@@ -1,0 +1,58 @@
+"""The user's Namespace: the isolation boundary of the default (one namespace per user) mode.
+
+Why the Pod Security labels: a user can create Jobs, and so pods, with any pod spec in
+their namespace. Enforcing the ``restricted`` Pod Security Standard there is what stops
+them from mounting inline NFS/hostPath (bypassing the per-team PVs), running as root or
+privileged. ``warn`` and ``audit`` at the same level make a Job whose pod template would
+be refused produce a warning at *Job* creation: enforcement itself only applies to pods,
+which the Job controller creates later, out of the user's sight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from teamhub_spawner.objects import labels as L
+from teamhub_spawner.objects.names import check_dns_label
+
+PSA_PREFIX = "pod-security.kubernetes.io/"
+PSA_LEVEL = "restricted"
+
+
+def pod_security_labels(version: str = "latest") -> dict[str, str]:
+    """``enforce``/``warn``/``audit`` = restricted, each pinned to ``version``.
+
+    ``latest`` follows the cluster's own version of the standard; pin a ``v1.N`` if a
+    cluster upgrade must not tighten what user pods may do.
+    """
+    out = {}
+    for mode in ("enforce", "warn", "audit"):
+        out[f"{PSA_PREFIX}{mode}"] = PSA_LEVEL
+        out[f"{PSA_PREFIX}{mode}-version"] = version
+    return out
+
+
+def user_namespace(
+    name: str,
+    *,
+    username: str,
+    teams: Iterable[str] = (),
+    pod_security_version: str = "latest",
+) -> dict:
+    """The user's Namespace, labelled for Pod Security ``restricted`` and with teamhub's
+    user/team labels (team labels let cluster admins write their own policies per team)."""
+    check_dns_label(name, "namespace")
+    teams = list(teams)
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "labels": {
+                **L.common_labels(username, L.COMPONENT_NAMESPACE),
+                **L.team_labels(teams),
+                **pod_security_labels(pod_security_version),
+            },
+            "annotations": L.user_annotations(username, teams),
+        },
+    }
