@@ -1,0 +1,317 @@
+"""TeamSpawner: KubeSpawner that gives each user their team's world, in their own namespace.
+
+KubeSpawner does the pod, its reflectors (one cluster-wide pod and event watch, whatever
+the number of users), profiles, state and the proxy URL. TeamSpawner adds, at every start:
+
+1. **who the user is**: their teams and what those entitle them to, from the groups the
+   TeamAuthenticator recorded (``auth_state["teamhub"]``), or the user's JupyterHub groups;
+2. **what they may choose**: the profile list is filtered by team, and the chosen profile
+   and the resulting image are checked again before anything is created, whether the
+   choice came from the form or the REST API (a tampered choice is a 400);
+3. **their objects** (:mod:`.plan` → :mod:`.provision`): namespace, ServiceAccount + Role +
+   RoleBinding, the credential Secret, a pre-bound PV/PVC per team/global volume, home,
+   NetworkPolicy, ResourceQuota; objects the user is no longer entitled to are removed;
+4. **the pod**: KubeSpawner's pod plus :func:`~teamhub_spawner.objects.pod_additions`
+   (ServiceAccount, restricted security context, mounts, tokens through ``secretKeyRef``).
+
+On stop the pod and the credential Secret go (no credentials at rest without a running
+server); data volumes and the namespace stay. Jobs the user submitted keep running after
+stop: they live in the namespace and have their own copies of what they mount, except the
+credential Secret, which a job started from the notebook references and which is recreated
+at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from types import SimpleNamespace
+from typing import Any
+
+from kubernetes_asyncio.client import V1Pod
+from kubernetes_asyncio.client.rest import ApiException
+from kubespawner import KubeSpawner
+from kubespawner.clients import shared_client
+from teamhub_hub.authenticator import AUTH_STATE_KEY
+from teamhub_hub.registry import teams_config_for
+from teamhub_hub.teams import Entitlements, EntitlementsConflictError
+from tornado import web
+from traitlets import Bool, Integer, Unicode, default
+
+from teamhub_spawner import provision
+from teamhub_spawner.objects import (
+    access_token_patch,
+    apply_pod_additions,
+    credential_secret_name,
+    namespace_name,
+    pod_additions,
+)
+from teamhub_spawner.objects import labels as L
+from teamhub_spawner.plan import PRUNABLE, Plan, ServerInputs, plan, stale
+
+
+class TeamSpawner(KubeSpawner):
+    """Spawns each user's notebook with their teams' volumes, credentials and identity."""
+
+    hub_namespace = Unicode(
+        config=True,
+        help="""The namespace the hub runs in.
+
+        Team credentials are copied from admin-managed Secrets in this namespace, and the
+        notebook's NetworkPolicy admits the hub and proxy pods of this namespace. Defaults
+        to the `POD_NAMESPACE` environment variable (set by the Helm chart), else `default`.
+        """,
+    )
+
+    @default("hub_namespace")
+    def _hub_namespace_default(self) -> str:
+        return os.environ.get("POD_NAMESPACE", "default")
+
+    notebook_uid = Integer(
+        1000,
+        config=True,
+        help="""The user id the notebook runs as (`runAsUser`; `runAsNonRoot` is always set,
+        as the `restricted` Pod Security Standard requires). 1000 is `jovyan` in the Jupyter
+        docker-stacks images.""",
+    )
+    notebook_gid = Integer(
+        100,
+        config=True,
+        help="""The group id the notebook runs as (`runAsGroup`) and the `fsGroup` that owns
+        mounted volumes and credential files (mode 0440).""",
+    )
+    pod_security_version = Unicode(
+        "latest",
+        config=True,
+        help="""The Pod Security Standards version enforced on user namespaces
+        (`pod-security.kubernetes.io/enforce-version`), e.g. `v1.30` to pin it.""",
+    )
+    delete_namespace_on_user_delete = Bool(
+        False,
+        config=True,
+        help="""Delete the user's namespace, and with it their home and everything they
+        created, when the user is deleted from the hub. Off by default: deleting a user
+        in the admin panel then keeps their data, and an admin removes the namespace.""",
+    )
+
+    @default("enable_user_namespaces")
+    def _enable_user_namespaces_default(self) -> bool:
+        return True
+
+    @default("profile_list")
+    def _profile_list_default(self) -> Any:
+        return _team_profile_list
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.teams_config = teams_config_for(self)
+        self.entitlements: Entitlements | None = None
+        self._plan: Plan | None = None
+        self._teamhub_progress: list[dict] = []
+        self._provisioned = asyncio.Event()
+        if self.user is not None:
+            self.namespace = namespace_name(self.teams_config.namespace_prefix, self.user.name)
+            self.dns_name = self.dns_name_template.format(
+                namespace=self.namespace, name=self.pod_name
+            )
+
+    # ------------------------------------------------------------ who, and what they may use
+    async def _groups(self) -> list[str]:
+        state = await self.user.get_auth_state() or {}
+        recorded = state.get(AUTH_STATE_KEY)
+        if recorded is not None:
+            return list(recorded.get("groups", []))
+        return sorted(g.name for g in getattr(self.user, "groups", []))
+
+    async def load_entitlements(self) -> Entitlements:
+        """The user's entitlements from their current groups (fresh at every start)."""
+        try:
+            self.entitlements = self.teams_config.entitlements(await self._groups())
+        except EntitlementsConflictError as e:
+            raise web.HTTPError(409, f"Your teams' settings conflict: {e}") from e
+        return self.entitlements
+
+    async def load_user_options(self) -> None:
+        ents = await self.load_entitlements()
+        slug = (self.user_options or {}).get("profile")
+        if slug and not ents.profile_allowed(slug):
+            raise web.HTTPError(
+                400,
+                f"Profile {slug!r} is not available to {self.user.name} "
+                f"(teams: {', '.join(ents.teams) or 'none'}; "
+                f"profiles: {', '.join(ents.profiles) or 'none'})",
+            )
+        try:
+            await super().load_user_options()
+        except ValueError as e:  # KubeSpawner's own checks (unknown choice, bad regex...)
+            raise web.HTTPError(400, str(e)) from e
+        if not ents.image_allowed(self.image):
+            raise web.HTTPError(
+                400,
+                f"Image {self.image!r} is not allowed for {self.user.name} "
+                f"(allowed for teams {', '.join(ents.teams) or 'none'}: "
+                f"{', '.join(ents.images or ())})",
+            )
+
+    # ------------------------------------------------------------ the user's objects
+    async def _server_inputs(self) -> ServerInputs:
+        ents = self.entitlements or await self.load_entitlements()
+        state = await self.user.get_auth_state() or {}
+        admin: dict[str, Any] = {}
+        for cred in ents.credentials:
+            if cred.secret_name in admin:
+                continue
+            secret = await provision.read("Secret", self.hub_namespace, cred.secret_name)
+            if secret is None:
+                raise web.HTTPError(
+                    500,
+                    f"teams.{cred.team}.credentials[{cred.name!r}]: Secret "
+                    f"{cred.secret_name!r} not found in namespace {self.hub_namespace!r}; "
+                    "an admin must create it",
+                )
+            admin[cred.secret_name] = secret.get("data") or {}
+        home = self.teams_config.home.to_wire()
+        return ServerInputs(
+            username=self.user.name,
+            namespace=self.namespace,
+            teams=tuple(ents.teams),
+            volumes=tuple((v.scope, v.to_wire()) for v in ents.volumes),
+            credentials=tuple((c.team, c.to_wire()) for c in ents.credentials),
+            home=home,
+            quota=dict(ents.quota),
+            hub_namespace=self.hub_namespace,
+            port=self.port or 8888,
+            oidc_access_token=state.get("access_token"),
+            jupyterhub_api_token=self.api_token,
+            admin_secrets=admin,
+            servername=self.name or "",
+            credential_secret_name=credential_secret_name(self.name or ""),
+            pod_security_version=self.pod_security_version,
+        )
+
+    def _step(self, message: str) -> None:
+        self._teamhub_progress.append({"progress": 0, "message": message})
+        self.log.info("%s: %s", self.user.name, message)
+
+    async def _ensure_namespace(self) -> None:
+        """Called by KubeSpawner's start before the pod: provision everything teamhub owns.
+
+        Everything that could be wrong (the admin Secrets to copy, the config for this
+        user) is read and built before the first write, so a bad input creates nothing.
+        """
+        try:
+            inputs = await self._server_inputs()
+            try:
+                p = plan(inputs)
+            except ValueError as e:
+                raise web.HTTPError(500, f"teamhub config for {self.user.name}: {e}") from e
+            self._step(f"Preparing namespace {self.namespace}")
+            await provision.ensure(p.namespace)
+            self._step(
+                "Setting up identity (ServiceAccount, Role), credentials and "
+                f"{len(inputs.volumes)} team volume(s)"
+            )
+            await provision.ensure_all(p.objects)
+            removed = await self._prune(p)
+            if removed:
+                self._step(f"Removed {len(removed)} object(s) from teams you left")
+            self._plan = p
+        except provision.ProvisionError as e:
+            raise web.HTTPError(500, f"Could not prepare {self.user.name}'s server: {e}") from e
+        finally:
+            self._provisioned.set()
+
+    async def _prune(self, p: Plan) -> list[str]:
+        selector_parts = {
+            component: L.user_selector(self.user.name, component) for _, _, component in PRUNABLE
+        }
+        removed = []
+        for kind, namespaced, component in PRUNABLE:
+            existing = await provision.list_labelled(
+                kind, self.namespace if namespaced else "", selector_parts[component]
+            )
+            for obj in stale(p.all(), existing):
+                m = obj["metadata"]
+                await provision.delete(kind, m.get("namespace", ""), m["name"])
+                removed.append(f"{kind} {m['name']}")
+        return removed
+
+    async def get_pod_manifest(self) -> V1Pod:
+        pod = await super().get_pod_manifest()
+        if self._plan is None:  # start() always provisions first
+            raise RuntimeError("TeamSpawner.get_pod_manifest called before provisioning")
+        ents = self.entitlements
+        assert ents is not None
+        additions = pod_additions(
+            username=self.user.name,
+            teams=ents.teams,
+            credential_secret=self._plan.credential_secret,
+            credentials=[(c.team, c.to_wire()) for c in ents.credentials],
+            volumes=[(v.scope, v.to_wire()) for v in ents.volumes],
+            home=self.teams_config.home.to_wire(),
+            uid=self.notebook_uid,
+            gid=self.notebook_gid,
+            fs_group=self.notebook_gid,
+        )
+        merged = apply_pod_additions(provision.to_dict(pod), additions)
+        api_client = shared_client("CoreV1Api").api_client
+        return api_client.deserialize(SimpleNamespace(data=json.dumps(merged)), "V1Pod")
+
+    async def progress(self) -> Any:
+        """teamhub's own steps first, then KubeSpawner's pod events."""
+        sent = 0
+        while True:
+            while sent < len(self._teamhub_progress):
+                yield self._teamhub_progress[sent]
+                sent += 1
+            done = self._start_future is not None and self._start_future.done()
+            if self._provisioned.is_set() or done:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._provisioned.wait(), 0.5)
+        for event in self._teamhub_progress[sent:]:
+            yield event
+        async for event in super().progress():
+            yield event
+
+    def start(self) -> Any:
+        self._teamhub_progress = []
+        self._provisioned = asyncio.Event()
+        return super().start()
+
+    # ------------------------------------------------------------ stop, refresh, delete
+    async def stop(self, now: bool = False) -> None:
+        await super().stop(now=now)
+        # KubeSpawner also stops a leftover pod in the middle of a start (pod name taken);
+        # the credential Secret just made for the new pod must stay then.
+        if not self._spawn_pending:
+            await provision.delete(
+                "Secret", self.namespace, credential_secret_name(self.name or "")
+            )
+
+    async def update_access_token(self, token: str) -> None:
+        """Write a refreshed OIDC access token into the running server's credential Secret
+        (the mounted file follows within the kubelet's sync period)."""
+        name = credential_secret_name(self.name or "")
+        try:
+            await provision.patch("Secret", self.namespace, name, access_token_patch(token))
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    async def delete_forever(self) -> None:
+        await super().delete_forever()
+        if self.delete_namespace_on_user_delete and not self.name:
+            await provision.delete("Namespace", "", self.namespace)
+            for pv in await provision.list_labelled(
+                "PersistentVolume", "", L.user_selector(self.user.name, L.COMPONENT_VOLUME)
+            ):
+                await provision.delete("PersistentVolume", "", pv["metadata"]["name"])
+
+
+async def _team_profile_list(spawner: TeamSpawner) -> list[dict]:
+    """KubeSpawner ``profile_list`` callable: the profiles the user's teams allow."""
+    ents = await spawner.load_entitlements()
+    return spawner.teams_config.kubespawner_profile_list(ents)

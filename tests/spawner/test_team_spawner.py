@@ -1,0 +1,229 @@
+"""TeamSpawner in-process against kubesim (instant kubelet): what a start creates, that a
+second start changes nothing, that leaving a team removes that team's objects, that
+tampered choices are refused before anything is created, and what stop leaves behind.
+
+The full stack (real hub, proxy, OIDC login, process kubelet) is in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyterhub.objects import Hub, Server
+from kubernetes import client, config
+from kubernetes_asyncio.config import kube_config
+from kubespawner.clients import load_config
+from teamhub_spawner.spawner import TeamSpawner
+from tornado import web
+from traitlets.config import Config
+
+from kubesim.sim import KubeSim
+from tests.hub.teams_fixtures import BASE
+
+HUB_NS = "hub"
+# KubeSpawner's reflectors are shared per class and live on the loop that started them:
+# one loop for the module, as in the hub.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
+    d = tmp_path_factory.mktemp("spawner")
+    s = KubeSim(kubelet="instant", data_dir=d / "kubesim").start()
+    kubeconfig = s.write_kubeconfig(d / "kubeconfig")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("KUBECONFIG", str(kubeconfig))
+    # kubernetes_asyncio reads $KUBECONFIG when it is imported; point it here explicitly.
+    mp.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+    load_config.cache_clear()  # KubeSpawner loads the client config once per process
+    s.kubeconfig = kubeconfig  # type: ignore[attr-defined]
+    core = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
+    core.create_namespace({"metadata": {"name": HUB_NS}})
+    core.create_namespaced_secret(
+        HUB_NS,
+        {
+            "metadata": {"name": "vision-s3"},
+            "stringData": {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s3cr3t"},
+        },
+    )
+    yield s
+    mp.undo()
+    load_config.cache_clear()
+    s.stop()
+
+
+@pytest.fixture
+def core(sim: KubeSim) -> client.CoreV1Api:
+    return client.CoreV1Api(config.new_client_from_config(str(sim.kubeconfig)))
+
+
+def teams_config() -> dict:
+    cfg = copy.deepcopy(BASE)
+    cfg["teams"]["vision"]["credentials"] = [
+        {
+            "name": "s3",
+            "secretName": "vision-s3",
+            "keys": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+            "env": {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID"},
+        }
+    ]
+    cfg["teams"]["vision"]["images"] = ["quay.io/jupyter/*"]
+    return cfg
+
+
+class FakeUser:
+    """The parts of jupyterhub.user.User a spawner uses."""
+
+    def __init__(self, name: str, groups: list[str], token: str = "oidc-token-1") -> None:
+        self.name = name
+        self.id = sum(map(ord, name))
+        self.url = f"/user/{name}/"
+        self.server = Server(base_url=self.url)
+        self.groups: list[Any] = []
+        self.spawners: dict[str, Any] = {}
+        self.auth_state = {"access_token": token, "teamhub": {"groups": groups}}
+
+    async def get_auth_state(self) -> dict:
+        return self.auth_state
+
+
+def make_spawner(user: FakeUser, **options: Any) -> TeamSpawner:
+    c = Config()
+    c.TeamRegistry.teams = teams_config()
+    c.TeamSpawner.hub_namespace = HUB_NS
+    c.TeamSpawner.image = "quay.io/jupyter/minimal-notebook:2025-01-01"
+    c.TeamSpawner.cmd = ["jupyterhub-singleuser"]
+    c.TeamSpawner.start_timeout = 20
+    sp = TeamSpawner(hub=Hub(), user=user, config=c)
+    sp.api_token = f"hub-token-for-{user.name}"
+    sp.user_options = options
+    return sp
+
+
+def names(items: Any) -> set[str]:
+    return {i.metadata.name for i in items}
+
+
+def b64d(s: str) -> str:
+    return base64.b64decode(s).decode()
+
+
+async def test_start_creates_the_users_world_and_stop_removes_credentials(sim, core) -> None:
+    user = FakeUser("alice", ["vision"])
+    sp = make_spawner(user)
+    url = await sp.start()
+    assert url.endswith(":8888")
+    ns = "teamhub-alice"
+    assert sp.namespace == ns
+    labels = core.read_namespace(ns).metadata.labels
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert names(core.list_namespaced_service_account(ns).items) >= {"teamhub-user"}
+    rbac = client.RbacAuthorizationV1Api(core.api_client)
+    assert names(rbac.list_namespaced_role(ns).items) == {"teamhub-user"}
+    pvcs = {p.metadata.name: p for p in core.list_namespaced_persistent_volume_claim(ns).items}
+    assert set(pvcs) == {"home", "global.datasets", "vision.data", "vision.models"}
+    secret = core.read_namespaced_secret("teamhub-credentials", ns)
+    assert b64d(secret.data["oidc-access-token"]) == "oidc-token-1"
+    assert b64d(secret.data["jupyterhub-api-token"]) == "hub-token-for-alice"
+    assert b64d(secret.data["vision.s3.AWS_SECRET_ACCESS_KEY"]) == "s3cr3t"
+
+    pod = core.read_namespaced_pod(sp.pod_name, ns)
+    assert pod.spec.service_account_name == "teamhub-user"
+    assert pod.spec.security_context.run_as_non_root is True
+    env = {e.name: e for e in pod.spec.containers[0].env}
+    # The hub token reaches the pod by reference: `get pod` does not show it.
+    assert env["JUPYTERHUB_API_TOKEN"].value is None
+    assert env["JUPYTERHUB_API_TOKEN"].value_from.secret_key_ref.name == "teamhub-credentials"
+    assert "hub-token-for-alice" not in str(pod.to_dict())
+    mounts = {m.mount_path: m for m in pod.spec.containers[0].volume_mounts}
+    assert mounts["/teams/vision/models"].read_only is True
+    assert not mounts["/teams/vision/data"].read_only
+    assert mounts["/data/public"].read_only is True
+
+    # teamhub's steps come before the pod's events in the spawn progress.
+    messages = [e["message"] async for e in sp.progress()]
+    assert messages[0].startswith("Preparing namespace teamhub-alice")
+    assert "identity" in messages[1]
+
+    await sp.stop()
+    assert sp.pod_name not in names(core.list_namespaced_pod(ns).items)
+    assert "teamhub-credentials" not in names(core.list_namespaced_secret(ns).items)
+    # Data stays.
+    assert "vision.data" in names(core.list_namespaced_persistent_volume_claim(ns).items)
+
+
+async def test_second_start_writes_nothing_and_leaving_a_team_prunes_it(sim, core) -> None:
+    user = FakeUser("dave", ["vision"])
+    sp = make_spawner(user)
+    await sp.start()
+    await sp.stop()
+    sim.counters.reset()
+    sp = make_spawner(user)
+    await sp.start()
+    writes = {
+        k: v
+        for k, v in sim.counters.by_verb().items()
+        if k in ("update", "patch", "delete", "deletecollection")
+    }
+    assert writes == {}, writes  # everything already right: only creates (409) and reads
+    await sp.stop()
+
+    user.auth_state["teamhub"]["groups"] = []  # dave left vision
+    sp = make_spawner(user)
+    await sp.start()
+    ns = "teamhub-dave"
+    assert names(core.list_namespaced_persistent_volume_claim(ns).items) == {
+        "home",
+        "global.datasets",
+    }
+    pvs = [pv.metadata.name for pv in core.list_persistent_volume().items if ns in pv.metadata.name]
+    assert pvs == [f"teamhub.{ns}.global.datasets"]
+    secret = core.read_namespaced_secret("teamhub-credentials", ns)
+    assert not any(k.startswith("vision.") for k in secret.data)
+    await sp.stop()
+
+
+async def test_tampered_profile_or_image_is_refused_before_anything_is_created(sim, core) -> None:
+    bob = FakeUser("erin", ["nlp"])
+    sp = make_spawner(bob, profile="gpu")
+    with pytest.raises(web.HTTPError) as e:
+        await sp.start()
+    assert e.value.status_code == 400
+    assert "Profile 'gpu' is not available to erin" in e.value.log_message
+    assert "teamhub-erin" not in names(core.list_namespace().items)
+
+    alice = FakeUser("frank", ["vision"])
+    sp = make_spawner(alice)
+    sp.image = "docker.io/evil/miner:latest"
+    with pytest.raises(web.HTTPError) as e:
+        await sp.start()
+    assert e.value.status_code == 400
+    assert "Image 'docker.io/evil/miner:latest' is not allowed for frank" in e.value.log_message
+    assert "teamhub-frank" not in names(core.list_namespace().items)
+
+
+async def test_missing_admin_secret_is_named_and_creates_nothing(sim, core, tmp_path: Path):
+    user = FakeUser("gina", ["vision"])
+    sp = make_spawner(user)
+    sp.hub_namespace = "nowhere"
+    with pytest.raises(web.HTTPError) as e:
+        await sp.start()
+    assert "Secret 'vision-s3' not found in namespace 'nowhere'" in e.value.log_message
+    assert "teamhub-gina" not in names(core.list_namespace().items)
+
+
+async def test_refreshed_token_reaches_the_running_servers_secret(sim, core) -> None:
+    user = FakeUser("hana", ["vision"])
+    sp = make_spawner(user)
+    await sp.start()
+    await sp.update_access_token("oidc-token-2")
+    secret = core.read_namespaced_secret("teamhub-credentials", "teamhub-hana")
+    assert b64d(secret.data["oidc-access-token"]) == "oidc-token-2"
+    assert b64d(secret.data["jupyterhub-api-token"]) == "hub-token-for-hana"
+    await sp.stop()
+    await sp.update_access_token("oidc-token-3")  # stopped: nothing to update, no error
