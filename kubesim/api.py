@@ -34,6 +34,8 @@ class Request:
     dry_run: bool = False
     #: Warnings to return in ``Warning`` headers.
     warnings: list[str] = field(default_factory=list)
+    #: The request's ``fieldValidation`` (Strict, Warn, Ignore; "" for the default).
+    field_validation: str = ""
 
 
 AdmissionPlugin = Callable[[Request], None]
@@ -102,6 +104,7 @@ class Api:
         user: str = SYSTEM,
         dry_run: bool = False,
         warnings: list[str] | None = None,
+        field_validation: str = "",
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
@@ -119,7 +122,16 @@ class Api:
         self._check_namespace(rt, namespace, creating=True)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = self.store.generate_name(rt, namespace, meta["generateName"])
-        req = Request("CREATE", rt, namespace, obj, None, user=user, dry_run=dry_run)
+        req = Request(
+            "CREATE",
+            rt,
+            namespace,
+            obj,
+            None,
+            user=user,
+            dry_run=dry_run,
+            field_validation=field_validation,
+        )
         self._admit(req)
         if warnings is not None:
             warnings.extend(req.warnings)
@@ -152,6 +164,7 @@ class Api:
         user: str = SYSTEM,
         dry_run: bool = False,
         warnings: list[str] | None = None,
+        field_validation: str = "",
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
@@ -183,7 +196,17 @@ class Api:
                 new["status"] = copy.deepcopy(old["status"])
             else:
                 new.pop("status", None)
-        req = Request("UPDATE", rt, namespace, new, old, subresource, user, dry_run)
+        req = Request(
+            "UPDATE",
+            rt,
+            namespace,
+            new,
+            old,
+            subresource,
+            user,
+            dry_run,
+            field_validation=field_validation,
+        )
         self._admit(req)
         if warnings is not None:
             warnings.extend(req.warnings)

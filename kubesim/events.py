@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import time
 from typing import TYPE_CHECKING, Any
 
 from kubesim import errors
@@ -17,6 +17,14 @@ class Recorder:
         self.api = api
         self._rt = api.rt("", "events")
         self._seen: dict[tuple[str, ...], tuple[str, str]] = {}
+        self._last_ns = 0
+
+    def _name(self, involved: str) -> str:
+        """``<object>.<unix nanoseconds in hex>`` as client-go names events: listed by name,
+        an object's events come out oldest first."""
+        ns = max(time.time_ns(), self._last_ns + 1)
+        self._last_ns = ns
+        return f"{involved}.{ns:x}"
 
     def record(
         self,
@@ -51,7 +59,7 @@ class Recorder:
                 self.api.store.replace(self._rt, updated, check_rv=False)
                 return
         ev = {
-            "metadata": {"name": f"{meta['name']}.{secrets.token_hex(8)}", "namespace": ns},
+            "metadata": {"name": self._name(meta["name"]), "namespace": ns},
             "involvedObject": involved,
             "reason": reason,
             "message": message,
@@ -61,7 +69,7 @@ class Recorder:
             "lastTimestamp": now,
             "count": 1,
             "reportingComponent": component,
-            "reportingInstance": host or component,
+            "reportingInstance": host,  # as client-go's recorder: the source host, or ""
         }
         try:
             created = self.api.create(self._rt, ns, ev)

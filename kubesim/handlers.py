@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from kubesim import errors, tables
+from kubesim import errors, logstream, watchstream
 from kubesim.patch import SchemaLookup, json_merge_patch, json_patch, strategic_merge_patch
-from kubesim.server import PATCH_TYPES, Route, dumps, json_response, query_bool
+from kubesim.server import PATCH_TYPES, Route, json_response, query_bool
 
 # Go's strconv.ParseBool vocabulary: a query flag given with any other value is ignored.
 _BOOL_WORDS = frozenset(
@@ -70,15 +67,14 @@ async def dispatch(
 async def get(server: Server, request: web.Request, route: Route, user: User) -> web.StreamResponse:
     api = server.sim.api
     if route.subresource == "log":
-        return await server.sim.stream_logs(request, route.namespace, route.name)
+        return await logstream.stream_logs(server.sim, request, route.namespace, route.name)
     if route.subresource in ("exec", "attach", "portforward"):
         api.get(route.rt, route.namespace, route.name)
         raise errors.bad_request("Upgrade request required")
     obj = api.get(route.rt, route.namespace, route.name)
     if server.wants_table(request):
-        return json_response(
-            tables.table(route.rt, [obj], {"resourceVersion": str(server.sim.store.rv)})
-        )
+        meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+        return json_response(server.table(request, route, [obj], meta))
     return json_response(obj)
 
 
@@ -110,99 +106,6 @@ async def list_(
     return server.list_response(request, route, items, rv, cont)
 
 
-async def watch(
-    server: Server, request: web.Request, route: Route, user: User
-) -> web.StreamResponse:
-    sim, q = server.sim, request.query
-    pred = server.predicate(route, q)
-    rv = q.get("resourceVersion")
-    since = None if rv in (None, "", "0") else _int(rv, "resourceVersion")
-    timeout = float(q.get("timeoutSeconds") or 1800)
-    bookmarks = query_bool(q, "allowWatchBookmarks")
-    resp = web.StreamResponse(
-        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
-    )
-    try:
-        watcher, backlog = sim.store.subscribe(route.rt, route.namespace or None, pred, since)
-    except errors.ApiError as e:
-        await resp.prepare(request)
-        await resp.write(dumps({"type": "ERROR", "object": e.status()}) + b"\n")
-        await resp.write_eof()
-        return resp
-    sim.watches_served += 1
-    await resp.prepare(request)
-    deadline = time.monotonic() + timeout
-    try:
-        data = b"".join(c for ev in backlog if (c := _encode_event(ev, pred)))
-        if data:
-            await resp.write(data)
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            wait = min(remaining, sim.bookmark_interval) if bookmarks else remaining
-            try:
-                ev = await asyncio.wait_for(watcher.queue.get(), wait)
-            except TimeoutError:
-                if bookmarks:
-                    await resp.write(_bookmark(route, sim.store.rv))
-                continue
-            # Drain what is already queued: a burst of events goes out in one write (one
-            # send), which is what keeps hundreds of watchers cheap.
-            batch = [ev]
-            while not watcher.queue.empty():
-                batch.append(watcher.queue.get_nowait())
-            data = b"".join(c for e in batch if e is not None and (c := _encode_event(e, pred)))
-            if data:
-                await resp.write(data)
-            if None in batch:  # closed by the server (fault injection, shutdown)
-                break
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-    finally:
-        sim.store.unsubscribe(watcher)
-    with contextlib.suppress(ConnectionResetError):
-        await resp.write_eof()
-    return resp
-
-
-def _bookmark(route: Route, rv: int) -> bytes:
-    return (
-        dumps(
-            {
-                "type": "BOOKMARK",
-                "object": {
-                    "kind": route.rt.kind,
-                    "apiVersion": route.rt.api_version,
-                    "metadata": {
-                        "resourceVersion": str(rv),
-                        "annotations": {"k8s.io/initial-events-end": "true"},
-                    },
-                },
-            }
-        )
-        + b"\n"
-    )
-
-
-def _encode_event(ev: Any, pred: Any) -> bytes | None:
-    """The watch-stream line for ``ev`` as this watcher sees it, or None to skip it.
-
-    With a selector, an update that makes an object stop (start) matching is a DELETED
-    (ADDED) event for this watcher, as the apiserver's watch cache reports it.
-    """
-    if pred is None:
-        return ev.wire()
-    now = pred(ev.obj)
-    if ev.type == "MODIFIED" and ev.old is not None:
-        before = pred(ev.old)
-        if before and not now:
-            return dumps({"type": "DELETED", "object": ev.obj}) + b"\n"
-        if now and not before:
-            return dumps({"type": "ADDED", "object": ev.obj}) + b"\n"
-    return ev.wire() if now else None
-
-
 def _int(v: str, name: str) -> int:
     try:
         return int(v)
@@ -229,6 +132,7 @@ async def create(
         user=user.name,
         dry_run=_dry_run(request),
         warnings=warnings,
+        field_validation=request.query.get("fieldValidation", ""),
     )
     return json_response(obj, 201, _warning_headers(warnings))
 
@@ -286,6 +190,7 @@ async def update(
         user=user.name,
         dry_run=_dry_run(request),
         warnings=warnings,
+        field_validation=request.query.get("fieldValidation", ""),
     )
     return json_response(obj, 200, _warning_headers(warnings))
 
@@ -333,6 +238,7 @@ async def patch(
         user=user.name,
         dry_run=_dry_run(request),
         warnings=warnings,
+        field_validation=request.query.get("fieldValidation", ""),
     )
     return json_response(obj, 200, _warning_headers(warnings))
 
@@ -403,7 +309,7 @@ async def deletecollection(
 _VERBS = {
     "get": get,
     "list": list_,
-    "watch": watch,
+    "watch": watchstream.watch,
     "create": create,
     "update": update,
     "patch": patch,

@@ -1,83 +1,32 @@
-"""Decoding the few Kubernetes protobuf request bodies that kubectl sends.
+"""Decoding the Kubernetes protobuf request bodies that kubectl sends.
 
 client-go's generated clients prefer protobuf for built-in types, and, unlike CBOR, there is
-no fallback to JSON when a server refuses it. So ``kubectl auth can-i`` and ``kubectl create
-token`` POST ``application/vnd.kubernetes.protobuf`` bodies whatever the server says. kubesim
-decodes the kinds such commands send (schemas transcribed from k8s.io/api's generated.proto)
-into the JSON objects the rest of kubesim works with; other kinds get a 415.
+no fallback to JSON when a server refuses it. So ``kubectl auth can-i``, ``create token`` and
+``create namespace|serviceaccount|configmap|secret|role|rolebinding|…`` POST
+``application/vnd.kubernetes.protobuf`` bodies whatever the server says. kubesim decodes the
+kinds such commands send (``kubesim.protoschemas``) into the JSON objects the rest of
+kubesim works with; other kinds get a 415.
 
 Wire format: the 4-byte magic ``k8s\\0``, then a ``runtime.Unknown`` message whose ``raw``
-field holds the object's own protobuf encoding.
+field holds the object's own protobuf encoding. Go's encoder writes every non-pointer
+field, zero values included; decoding drops those as JSON's ``omitempty`` would. A field
+kubesim has no schema for is an error when it carries a value (never silently lost), and
+ignored when it is a zero value.
 """
 
 from __future__ import annotations
 
+import base64
+from datetime import UTC, datetime
 from typing import Any
 
 from kubesim import errors
+from kubesim.protoschemas import KINDS, SCHEMAS
 
 MAGIC = b"k8s\x00"
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 
-# message -> {field number: (json name, type, repeated)}; types: str, int, bool, map, message.
-Field = tuple[str, str, bool]
-_S, _I, _B = "str", "int", "bool"
-SCHEMAS: dict[str, dict[int, Field]] = {
-    "Unknown": {1: ("typeMeta", "TypeMeta", False), 2: ("raw", "bytes", False)},
-    "TypeMeta": {1: ("apiVersion", _S, False), 2: ("kind", _S, False)},
-    "ObjectMeta": {
-        1: ("name", _S, False),
-        2: ("generateName", _S, False),
-        3: ("namespace", _S, False),
-        11: ("labels", "map", False),
-        12: ("annotations", "map", False),
-    },
-    "SelfSubjectAccessReview": {
-        1: ("metadata", "ObjectMeta", False),
-        2: ("spec", "SelfSubjectAccessReviewSpec", False),
-    },
-    "SelfSubjectAccessReviewSpec": {
-        1: ("resourceAttributes", "ResourceAttributes", False),
-        2: ("nonResourceAttributes", "NonResourceAttributes", False),
-    },
-    "ResourceAttributes": {
-        1: ("namespace", _S, False),
-        2: ("verb", _S, False),
-        3: ("group", _S, False),
-        4: ("version", _S, False),
-        5: ("resource", _S, False),
-        6: ("subresource", _S, False),
-        7: ("name", _S, False),
-        8: ("fieldSelector", "SelectorAttributes", False),
-        9: ("labelSelector", "SelectorAttributes", False),
-    },
-    "SelectorAttributes": {
-        1: ("rawSelector", _S, False),
-        2: ("requirements", "Requirement", True),
-    },
-    "Requirement": {1: ("key", _S, False), 2: ("operator", _S, False), 3: ("values", _S, True)},
-    "NonResourceAttributes": {1: ("path", _S, False), 2: ("verb", _S, False)},
-    "TokenRequest": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "TokenRequestSpec", False)},
-    "TokenRequestSpec": {
-        1: ("audiences", _S, True),
-        3: ("boundObjectRef", "BoundObjectReference", False),
-        4: ("expirationSeconds", _I, False),
-    },
-    "BoundObjectReference": {
-        1: ("kind", _S, False),
-        2: ("apiVersion", _S, False),
-        3: ("name", _S, False),
-        4: ("uid", _S, False),
-    },
-    "TokenReview": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "TokenReviewSpec", False)},
-    "TokenReviewSpec": {1: ("token", _S, False), 2: ("audiences", _S, True)},
-}
-#: Top-level kinds kubesim accepts as protobuf, by apiVersion.
-KINDS = {
-    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
-    ("authentication.k8s.io/v1", "TokenRequest"),
-    ("authentication.k8s.io/v1", "TokenReview"),
-}
+Wire = int | bytes
 
 
 def _varint(data: bytes, i: int) -> tuple[int, int]:
@@ -108,39 +57,116 @@ def _fields(data: bytes):  # -> Iterator[tuple[int, int, int | bytes]]
             yield number, wire, data[i : i + n]
             i += n
         elif wire in (1, 5):
-            i += 8 if wire == 1 else 4
+            size = 8 if wire == 1 else 4
+            yield number, wire, data[i : i + size]
+            i += size
         else:
             raise ValueError(f"unsupported wire type {wire}")
 
 
+class _Unsupported(Exception):
+    """A field with a value that kubesim has no schema for."""
+
+
+def _int(value: Wire) -> int:
+    if not isinstance(value, int):
+        raise ValueError("expected a varint")
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _bytes(value: Wire) -> bytes:
+    if not isinstance(value, bytes):
+        raise ValueError("expected a length-delimited field")
+    return value
+
+
+def _entry(value: Wire) -> tuple[str, bytes]:
+    """A map entry: key (1) and the value's raw bytes (2)."""
+    parts = {n: v for n, _, v in _fields(_bytes(value))}
+    return _bytes(parts.get(1, b"")).decode(), _bytes(parts.get(2, b""))
+
+
+def _time(value: Wire) -> str | None:
+    parts = {n: _int(v) for n, _, v in _fields(_bytes(value))}
+    if not parts.get(1) and not parts.get(2):
+        return None
+    return datetime.fromtimestamp(parts.get(1, 0), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _intstr(value: Wire) -> int | str:
+    parts = {n: v for n, _, v in _fields(_bytes(value))}
+    if _int(parts.get(1, 0)) == 1:
+        return _bytes(parts.get(3, b"")).decode()
+    return _int(parts.get(2, 0))
+
+
+def _quantity(raw: bytes) -> str:
+    return next((_bytes(v).decode() for n, _, v in _fields(raw) if n == 1), "")
+
+
+def _scalar(kind: str, value: Wire) -> Any:
+    """The JSON value of one field, or None for a zero value ``omitempty`` drops."""
+    if kind in ("str", "ostr"):
+        s = _bytes(value).decode()
+        return s if s or kind == "ostr" else None
+    if kind in ("int", "oint"):
+        n = _int(value)
+        return n if n or kind == "oint" else None
+    if kind in ("bool", "obool"):
+        b = bool(_int(value))
+        return b if b or kind == "obool" else None
+    if kind == "bytes":
+        return _bytes(value)
+    if kind == "time":
+        return _time(value)
+    if kind == "intstr":
+        return _intstr(value)
+    if kind == "quantity":
+        return _quantity(_bytes(value))
+    return decode_message(_bytes(value), kind)
+
+
+def _is_zero(value: Wire) -> bool:
+    """A zero value: 0, empty, or a message all of whose fields are zero values."""
+    if value in (0, b""):
+        return True
+    if isinstance(value, int):
+        return False
+    try:
+        return all(_is_zero(v) for _, _, v in _fields(value))
+    except ValueError:
+        return False
+
+
 def decode_message(data: bytes, message: str) -> dict[str, Any]:
-    """One message as JSON; fields kubesim does not know are skipped."""
+    """One message as JSON, by its schema in ``kubesim.protoschemas``."""
     schema = SCHEMAS[message]
     out: dict[str, Any] = {}
-    for number, wire, value in _fields(data):
-        if number not in schema:
+    for number, _wire, value in _fields(data):
+        spec = schema.get(number)
+        if spec is None:
+            if not _is_zero(value):
+                raise _Unsupported(f"{message} field {number}")
             continue
-        name, kind, repeated = schema[number]
-        if kind == _S and isinstance(value, bytes):
-            v: Any = value.decode()
-        elif kind == _I and isinstance(value, int):
-            v = value - (1 << 64) if value >= 1 << 63 else value
-        elif kind == _B and isinstance(value, int):
-            v = bool(value)
-        elif kind == "bytes" and isinstance(value, bytes):
-            v = value
-        elif kind == "map" and isinstance(value, bytes):
-            entry = {n: val.decode() for n, _, val in _fields(value) if isinstance(val, bytes)}
-            out.setdefault(name, {})[entry.get(1, "")] = entry.get(2, "")
-            continue
-        elif kind in SCHEMAS and isinstance(value, bytes):
-            v = decode_message(value, kind)
+        name, kind = spec.split(":")
+        repeated = kind.endswith("[]")
+        kind = kind.removesuffix("[]")
+        if kind in ("map", "bmap", "qmap"):
+            key, raw = _entry(value)
+            if kind == "map":
+                v: Any = raw.decode()
+            elif kind == "bmap":
+                v = base64.b64encode(raw).decode()
+            else:
+                v = _quantity(raw)
+            out.setdefault(name, {})[key] = v
+        elif repeated:
+            item = _bytes(value).decode() if kind == "str" else _scalar(kind, value)
+            out.setdefault(name, []).append(item)
         else:
-            raise ValueError(f"field {name}: wire type {wire} does not match {kind}")
-        if repeated:
-            out.setdefault(name, []).append(v)
-        else:
-            out[name] = v
+            v = _scalar(kind, value)
+            if v is not None:
+                out[name] = v
     return out
 
 
@@ -148,19 +174,22 @@ def decode(body: bytes) -> dict[str, Any]:
     """A ``application/vnd.kubernetes.protobuf`` request body as a JSON object."""
     if not body.startswith(MAGIC):
         raise errors.bad_request("provided input is not a protobuf-encoded Kubernetes object")
+    accepted = (
+        "the body of the request was in an unknown format - accepted media types include: "
+        f"application/json, application/yaml (kubesim decodes {CONTENT_TYPE} only for "
+    )
     try:
         unknown = decode_message(body[len(MAGIC) :], "Unknown")
         type_meta = unknown.get("typeMeta", {})
         api_version, kind = type_meta.get("apiVersion", ""), type_meta.get("kind", "")
         if (api_version, kind) not in KINDS:
-            raise errors.ApiError(
-                415,
-                "UnsupportedMediaType",
-                "the body of the request was in an unknown format - accepted media types "
-                f"include: application/json, application/yaml (kubesim decodes {CONTENT_TYPE} "
-                f"only for {', '.join(sorted(k for _, k in KINDS))})",
-            )
+            kinds = ", ".join(sorted(k for _, k in KINDS))
+            raise errors.ApiError(415, "UnsupportedMediaType", f"{accepted}{kinds})")
         obj = decode_message(unknown.get("raw", b""), kind)
+    except _Unsupported as e:
+        raise errors.ApiError(
+            415, "UnsupportedMediaType", f"{accepted}the fields it knows; got {e})"
+        ) from e
     except ValueError as e:
         raise errors.bad_request(f"error decoding request body: {e}") from e
     return {"apiVersion": api_version, "kind": kind, **obj}

@@ -140,6 +140,7 @@ def core_types() -> list[ResourceType]:
             "networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)
         ),
         ResourceType("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ("sc",)),
+        ResourceType("coordination.k8s.io", "v1", "Lease", "leases"),
         ResourceType("batch", "v1", "Job", "jobs", True, (), ("status",), categories=("all",)),
         ResourceType(
             "authorization.k8s.io",
@@ -157,6 +158,17 @@ def core_types() -> list[ResourceType]:
             "v1",
             "TokenReview",
             "tokenreviews",
+            False,
+            (),
+            (),
+            _CREATE_ONLY,
+            virtual=True,
+        ),
+        ResourceType(
+            "authentication.k8s.io",
+            "v1",
+            "SelfSubjectReview",
+            "selfsubjectreviews",
             False,
             (),
             (),

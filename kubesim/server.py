@@ -275,15 +275,26 @@ class Server:
     def wants_table(request: web.Request) -> bool:
         return "as=Table" in request.headers.get("Accept", "")
 
-    @staticmethod
+    def table(
+        self, request: web.Request, route: Route, items: list[dict], meta: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``items`` as the Table ``kubectl get`` asked for (``includeObject`` honoured)."""
+        return tables.table(
+            route.rt,
+            items,
+            meta,
+            include=tables.include_object(request.query),
+            crd=self.sim.registry.crds.get(route.rt.key),
+        )
+
     def list_response(
-        request: web.Request, route: Route, items: list[dict], rv: int, cont: str | None
+        self, request: web.Request, route: Route, items: list[dict], rv: int, cont: str | None
     ) -> web.Response:
         meta: dict[str, Any] = {"resourceVersion": str(rv)}
         if cont:
             meta["continue"] = cont
-        if Server.wants_table(request):
-            return json_response(tables.table(route.rt, items, meta))
+        if self.wants_table(request):
+            return json_response(self.table(request, route, items, meta))
         return json_response(
             {
                 "kind": f"{route.rt.kind}List",

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import yaml
 from aiohttp import web
 
-from kubesim import errors, quota, rbac
+from kubesim import bootstrap, errors, quota, rbac
 from kubesim.admission import Admission
 from kubesim.api import Api, Request
 from kubesim.auth import Authenticator, User
@@ -31,14 +31,12 @@ from kubesim.controllers.gc import GarbageCollector
 from kubesim.controllers.namespaces import NamespaceController
 from kubesim.controllers.quota import QuotaController
 from kubesim.controllers.scheduler import Scheduler
-from kubesim.controllers.volumes import PROVISIONER, VolumeController
+from kubesim.controllers.volumes import VolumeController
 from kubesim.events import Recorder
 from kubesim.faults import Counters, Faults
 from kubesim.kubelet import Kubelet
 from kubesim.kubelet.instant import InstantRuntime
-from kubesim.kubelet.logs import read_log
 from kubesim.resources import ResourceType, default_registry
-from kubesim.scheduling import make_node
 from kubesim.server import Server
 from kubesim.store import Event, Store, now_rfc3339
 
@@ -136,12 +134,13 @@ class KubeSim:
     async def _astart(self) -> None:
         for c in self.controllers:
             c.start()
-        self._bootstrap()
+        bootstrap.cluster_objects(self)
         self._runner = web.AppRunner(Server(self).app(), access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        bootstrap.api_service(self)  # once the port is known
         await asyncio.sleep(0)
 
     async def _astop(self) -> None:
@@ -266,30 +265,6 @@ class KubeSim:
         return self.call(do)
 
     # ------------------------------------------------------------ internals
-    def _bootstrap(self) -> None:
-        ns_rt = self.api.rt("", "namespaces")
-        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
-            self.api.create(ns_rt, "", {"metadata": {"name": ns}})
-        for obj in rbac.bootstrap_policy():
-            rt = self.registry.by_kind(obj["apiVersion"], obj["kind"])
-            assert rt is not None
-            self.api.create(rt, obj["metadata"].get("namespace", ""), obj)
-        for n in self.node_specs:
-            self.api.create(self.api.rt("", "nodes"), "", make_node(**n))
-        self.api.create(
-            self.api.rt("storage.k8s.io", "storageclasses"),
-            "",
-            {
-                "metadata": {
-                    "name": "standard",
-                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
-                },
-                "provisioner": PROVISIONER,
-                "reclaimPolicy": "Delete",
-                "volumeBindingMode": "Immediate",
-            },
-        )
-
     def _on_event(self, ev: Event) -> None:
         if ev.rt.group == "rbac.authorization.k8s.io":
             if ev.type == "DELETED":
@@ -395,6 +370,11 @@ class KubeSim:
                 out["status"] = {"allowed": True}
             else:
                 out["status"] = rbac.subject_access_review(self.rbac, info, spec)
+        elif rt.plural == "selfsubjectreviews":  # kubectl auth whoami
+            info = {"username": user.name, "groups": list(user.groups)}
+            out = {**out, "metadata": {"creationTimestamp": now_rfc3339()}}
+            out.pop("spec")
+            out["status"] = {"userInfo": {**info, **({"uid": user.uid} if user.uid else {})}}
         else:  # tokenreviews
             try:
                 who = self.auth.authenticate(f"Bearer {spec.get('token', '')}", self.lookup)
@@ -414,90 +394,6 @@ class KubeSim:
         if not node:
             raise errors.bad_request("binding target name is required")
         self.controllers[2].bind(pod, node)  # type: ignore[attr-defined]
-
-    async def stream_logs(
-        self, request: web.Request, namespace: str, name: str
-    ) -> web.StreamResponse:
-        q = request.query
-        pod = self.store.get(self.api.rt("", "pods"), namespace, name)
-        containers = [c["name"] for c in pod["spec"]["containers"]]
-        container = q.get("container")
-        if not container:
-            if len(containers) != 1:
-                raise errors.bad_request(
-                    f"a container name must be specified for pod {name}, choose one of: "
-                    f"[{' '.join(containers)}]"
-                )
-            container = containers[0]
-        if container not in containers:
-            raise errors.bad_request(f"container {container} is not valid for pod {name}")
-        status = next(
-            (
-                s
-                for s in pod.get("status", {}).get("containerStatuses", []) or []
-                if s["name"] == container
-            ),
-            None,
-        )
-        previous = q.get("previous") in ("true", "1")
-        uid = pod["metadata"]["uid"]
-        if status is None or (
-            "waiting" in status.get("state", {})
-            and status.get("restartCount", 0) == 0
-            and not previous
-        ):
-            reason = ((status or {}).get("state", {}).get("waiting") or {}).get(
-                "reason", "ContainerCreating"
-            )
-            raise errors.bad_request(
-                f'container "{container}" in pod "{name}" is waiting to start: {reason}'
-            )
-        attempt = status.get("restartCount", 0)
-        if "waiting" in status.get("state", {}):
-            attempt -= 1  # between restarts: the last attempt is the current log
-        if previous:
-            if status.get("restartCount", 0) == 0:
-                raise errors.bad_request(
-                    f'previous terminated container "{container}" in pod "{name}" not found'
-                )
-            attempt = status["restartCount"] - 1
-        path = self.kubelet.log_path(namespace, name, uid, container, attempt)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
-        since = None
-        if q.get("sinceSeconds"):
-            import time
-
-            since = time.time() - int(q["sinceSeconds"])
-        elif q.get("sinceTime"):
-            from datetime import datetime
-
-            since = datetime.fromisoformat(q["sinceTime"].replace("Z", "+00:00")).timestamp()
-        follow = q.get("follow") in ("true", "1") and not previous
-        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
-        await resp.prepare(request)
-
-        def changed() -> Any:
-            w = self.kubelet.writer(uid, container)
-            return w.changed if w else None
-
-        try:
-            async for chunk in read_log(
-                path,
-                follow=follow,
-                tail=int(q["tailLines"]) if q.get("tailLines") else None,
-                since=since,
-                timestamps=q.get("timestamps") in ("true", "1"),
-                limit_bytes=int(q["limitBytes"]) if q.get("limitBytes") else None,
-                running=lambda: self.kubelet.running(uid, container, attempt),
-                changed=changed,
-            ):
-                await resp.write(chunk)
-            await resp.write_eof()
-        except ConnectionResetError:
-            pass
-        return resp
 
     # --------------------------------------------------------------- types
     def register_crd(self, crd: dict, rt: ResourceType) -> None:

@@ -188,12 +188,16 @@ class Store:
         self._emit("ADDED", rt, obj)
         return copy.deepcopy(obj)
 
-    def replace(self, rt: ResourceType, obj: Obj, *, check_rv: bool = True) -> Obj:
+    def replace(
+        self, rt: ResourceType, obj: Obj, *, check_rv: bool = True, bump_generation: bool = True
+    ) -> Obj:
         """Store a new version of an existing object (the caller merged it).
 
         Enforces optimistic concurrency: a ``metadata.resourceVersion`` that is set and
         differs from the stored one is a 409 Conflict. Removing the last finalizer of an
         object that is being deleted removes the object, as the real registry does.
+        ``bump_generation=False`` for spec writes that bypass the update strategy (a pod's
+        binding to its node), which leave ``metadata.generation`` alone.
         """
         obj = copy.deepcopy(obj)
         meta = obj["metadata"]
@@ -222,7 +226,7 @@ class Store:
                 f'{rt.plural} "{meta["name"]}" is forbidden: no new finalizers can be added if '
                 "the object is being deleted",
             )
-        if _spec_changed(old, obj):
+        if bump_generation and _spec_changed(old, obj):
             meta["generation"] = old["metadata"].get("generation", 1) + 1
         else:
             meta["generation"] = old["metadata"].get("generation", 1)

@@ -24,12 +24,15 @@ def kubesim(tmp_path: Path) -> Iterator[KubeSim]:
 
 
 @pytest.fixture
-def kubectl(kubesim: KubeSim):
-    """Run the real kubectl against kubesim: ``kubectl("get", "pods", "-o", "json")``."""
+def kubectl(kubesim: KubeSim, tmp_path: Path):
+    """Run the real kubectl against kubesim: ``kubectl("get", "pods", "-o", "json")``.
+
+    Over https: kubectl sends a bearer token only over TLS."""
     import subprocess
 
     exe = kubectl_path()
-    env = {**os.environ, "KUBECONFIG": str(kubesim.kubeconfig)}  # type: ignore[attr-defined]
+    kubeconfig = kubesim.write_kubeconfig(tmp_path / "kubectl-kubeconfig", tls=True)
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
 
     def run(
         *args: str, input: str | None = None, check: bool = True

@@ -84,7 +84,8 @@ class Scheduler(Controller):
         )
         new.setdefault("status", {})["conditions"] = conds
         try:
-            stored = self.store.replace(self.api.rt("", "pods"), new)
+            # Binding sets spec.nodeName without bumping the pod's generation.
+            stored = self.store.replace(self.api.rt("", "pods"), new, bump_generation=False)
         except errors.ApiError as e:
             if e.code in (404, 409):
                 return

@@ -9,13 +9,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 
 def _ts() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Now in Go's RFC 3339 with nanoseconds (trailing zeros dropped), as CRI logs stamp
+    lines and ``kubectl logs --timestamps`` prints them."""
+    secs, nanos = divmod(time.time_ns(), 1_000_000_000)
+    frac = f"{nanos:09d}".rstrip("0")
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + (f".{frac}Z" if frac else "Z")
 
 
 def _parse_ts(ts: str) -> float:
