@@ -77,6 +77,7 @@ class KubeSim:
         self.watches_served = 0
         self._ips: dict[str, str] = {}
         self._next_ip = 2
+        self._pod_net, self._pod_net_lock = claim_pod_network()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -158,6 +159,7 @@ class KubeSim:
             self._thread.join(30)
         if self._own_data:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        self._pod_net_lock.close()  # the pod network is free for another simulator
 
     def __enter__(self) -> KubeSim:
         return self.start()
@@ -292,7 +294,7 @@ class KubeSim:
         if uid not in self._ips:
             used = set(self._ips.values())
             while True:
-                ip = str(ipaddress.ip_address("127.1.0.0") + self._next_ip)
+                ip = str(self._pod_net + self._next_ip)
                 self._next_ip += 1
                 if ip not in used and not ip.endswith(".0") and not ip.endswith(".255"):
                     break
@@ -401,3 +403,30 @@ class KubeSim:
         self.registry.register(rt, crd=crd)
         if self._validator is not None:
             self._validator.add_crd(crd)
+
+
+def claim_pod_network() -> tuple[ipaddress.IPv4Address, Any]:
+    """A loopback /16 (``127.N.0.0``, N in 1..254) for this simulator's pod IPs.
+
+    Pods of two kubesims on one machine (the demo and a test run, parallel tests) must not
+    get the same addresses, or one's proxy reaches the other's servers. Each simulator
+    holds an exclusive lock on ``/tmp/kubesim-podnet/<N>.lock`` for its lifetime (released
+    by the kernel when the process ends, however it ends); the search starts at a random N.
+    """
+    import fcntl
+    import random
+    import tempfile
+
+    lock_dir = Path(tempfile.gettempdir()) / "kubesim-podnet"
+    lock_dir.mkdir(exist_ok=True)
+    start = random.randrange(254)
+    for i in range(254):
+        n = (start + i) % 254 + 1
+        f = open(lock_dir / f"{n}.lock", "w")  # noqa: SIM115 - held open as the lock
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        return ipaddress.IPv4Address(f"127.{n}.0.0"), f
+    raise RuntimeError("kubesim: all 254 loopback pod networks are in use on this machine")
