@@ -256,6 +256,7 @@ class TeamSpawner(KubeSpawner):
             fs_group=self.notebook_gid,
         )
         merged = apply_pod_additions(provision.to_dict(pod), additions)
+        _describe_self(merged, ents)
         api_client = shared_client("CoreV1Api").api_client
         return api_client.deserialize(SimpleNamespace(data=json.dumps(merged)), "V1Pod")
 
@@ -315,3 +316,40 @@ async def _team_profile_list(spawner: TeamSpawner) -> list[dict]:
     """KubeSpawner ``profile_list`` callable: the profiles the user's teams allow."""
     ents = await spawner.load_entitlements()
     return spawner.teams_config.kubespawner_profile_list(ents)
+
+
+#: Pod annotation with the user's entitlements (JSON), read by the notebook-side teamhub
+#: package: the jobs API checks images and quota against it, the Team panel shows it.
+ENTITLEMENTS_ANNOTATION = "teamhub.io/entitlements"
+
+
+def _describe_self(pod: dict, ents: Entitlements) -> None:
+    """Let the notebook find its own pod and entitlements without extra API rights.
+
+    ``TEAMHUB_POD_NAME``/``TEAMHUB_NAMESPACE`` come from the downward API; the
+    entitlements (teams, volumes, credential names, allowed profiles and images, quota;
+    never credential values) are an annotation the user's ServiceAccount can read with
+    ``get pod``.
+    """
+    meta = pod.setdefault("metadata", {})
+    meta.setdefault("annotations", {})[ENTITLEMENTS_ANNOTATION] = json.dumps(
+        ents.to_dict(), sort_keys=True, separators=(",", ":")
+    )
+    for c in pod["spec"]["containers"]:
+        if c["name"] != "notebook":
+            continue
+        env = [
+            e
+            for e in c.get("env", [])
+            if e["name"] not in ("TEAMHUB_POD_NAME", "TEAMHUB_NAMESPACE")
+        ]
+        env.append(
+            {"name": "TEAMHUB_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+        )
+        env.append(
+            {
+                "name": "TEAMHUB_NAMESPACE",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+            }
+        )
+        c["env"] = env

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,12 @@ async def test_start_creates_the_users_world_and_stop_removes_credentials(sim, c
     assert env["JUPYTERHUB_API_TOKEN"].value is None
     assert env["JUPYTERHUB_API_TOKEN"].value_from.secret_key_ref.name == "teamhub-credentials"
     assert "hub-token-for-alice" not in str(pod.to_dict())
+    # The notebook finds itself and what it may use without extra API rights.
+    assert env["TEAMHUB_POD_NAME"].value_from.field_ref.field_path == "metadata.name"
+    described = json.loads(pod.metadata.annotations["teamhub.io/entitlements"])
+    assert described["teams"] == ["vision"]
+    assert described["images"] == ["quay.io/jupyter/*"]
+    assert "s3cr3t" not in pod.metadata.annotations["teamhub.io/entitlements"]
     mounts = {m.mount_path: m for m in pod.spec.containers[0].volume_mounts}
     assert mounts["/teams/vision/models"].read_only is True
     assert not mounts["/teams/vision/data"].read_only
