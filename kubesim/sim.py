@@ -28,9 +28,11 @@ from kubesim.admission import Admission
 from kubesim.api import Api, Request
 from kubesim.auth import Authenticator, User
 from kubesim.controllers.gc import GarbageCollector
+from kubesim.controllers.jobs import JobController
 from kubesim.controllers.namespaces import NamespaceController
 from kubesim.controllers.quota import QuotaController
 from kubesim.controllers.scheduler import Scheduler
+from kubesim.controllers.ttlafterfinished import TTLAfterFinishedController
 from kubesim.controllers.volumes import VolumeController
 from kubesim.events import Recorder
 from kubesim.faults import Counters, Faults
@@ -55,6 +57,7 @@ class KubeSim:
         host: str = "127.0.0.1",
         port: int = 0,
         bookmark_interval: float = 5.0,
+        training_operator: bool | Any = True,
     ) -> None:
         if kubelet not in ("instant", "process"):
             raise ValueError("kubelet must be 'instant' or 'process'")
@@ -91,7 +94,16 @@ class KubeSim:
             Scheduler(self),
             VolumeController(self),
             QuotaController(self),
+            JobController(self),
+            TTLAfterFinishedController(self),
         ]
+        if training_operator:  # Kubeflow's training operator v1.9: kubeflow.org/v1 jobs
+            from kubesim.controllers.training import TrainingOperatorConfig, install
+
+            cfg = (
+                training_operator if isinstance(training_operator, TrainingOperatorConfig) else None
+            )
+            self.controllers += install(self, cfg)
         self.kubelet = Kubelet(self, self._make_runtime(), self.data_dir / "logs")
         self.store.listeners.append(self._on_event)
 

@@ -284,7 +284,7 @@ def test_kubeconfig_authenticates_as_the_service_account(sim: KubeSim, core: Any
         "    print(e.status, e.body)\n"
     )
     sim.apply(pod("incluster", "", container={"command": ["python", "-c", script]}))
-    assert finished(sim, "incluster", timeout=15)["status"]["phase"] == "Succeeded"
+    assert finished(sim, "incluster", timeout=90)["status"]["phase"] == "Succeeded"
     out = log(core, "incluster")
     assert out.startswith("403 ")
     assert 'User \\"system:serviceaccount:default:default\\" cannot list resource' in out

@@ -1,0 +1,41 @@
+"""CustomResourceDefinitions shipped with kubesim (package data; see README.md here).
+
+kubesim registers them at start (``KubeSim(training_operator=True)``, the default) so that a
+simulated cluster answers like one with Kubeflow's training operator v1.9 installed.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from importlib import resources
+from typing import Any
+
+#: The training operator's CRDs, by file name.
+TRAINING_OPERATOR = (
+    "kubeflow.org_pytorchjobs.json",
+    "kubeflow.org_tfjobs.json",
+    "kubeflow.org_mpijobs.json",
+)
+
+
+@functools.cache
+def _parsed(name: str) -> dict[str, Any]:
+    if name not in TRAINING_OPERATOR:
+        raise ValueError(f"kubesim ships no CRD file {name!r}; it has {list(TRAINING_OPERATOR)}")
+    return json.loads((resources.files(__package__) / name).read_text(encoding="utf-8"))
+
+
+def load(name: str) -> dict[str, Any]:
+    """A fresh copy of the CRD manifest in file ``name`` (callers may modify it)."""
+    return copy.deepcopy(_parsed(name))
+
+
+def training_operator_crds(shared: bool = False) -> list[dict[str, Any]]:
+    """PyTorchJob, TFJob and MPIJob CRDs of the training operator v1.9.
+
+    ``shared=True`` returns the parsed manifests themselves (parsed once per process; 600 kB
+    of schema is worth not copying for every simulator): the caller must not modify them.
+    """
+    return [_parsed(n) if shared else load(n) for n in TRAINING_OPERATOR]
