@@ -326,6 +326,23 @@ class Kubelet:
                 await asyncio.wait_for(asyncio.shield(run.task), grace + 5)
             except (TimeoutError, asyncio.CancelledError):
                 run.task.cancel()
+        if delete and not run.done and self._pod(run) is not None:
+            # As the kubelet does before a deleted pod goes (KEP-3329): record how its
+            # containers ended and a terminal phase, so controllers that keep a finalizer
+            # on the pod (Job tracking) see it finish.
+            for cr in run.containers.values():
+                if "terminated" not in cr.state:  # never started, or still waiting
+                    cr.state = {
+                        "terminated": {
+                            "exitCode": 137,
+                            "reason": "ContainerStatusUnknown",
+                            "message": "The container could not be located when the pod "
+                            "was terminated",
+                        }
+                    }
+            codes = [cr.state["terminated"]["exitCode"] for cr in run.containers.values()]
+            run.done = True
+            self._write_status(run, "Succeeded" if all(c == 0 for c in codes) else "Failed")
         if pod is not None:
             await self.runtime.cleanup_pod(pod)
         self.sim.release_pod_ip(run.uid)
