@@ -60,6 +60,12 @@ class TeamAuthenticator(GenericOAuthenticator):
     def _manage_groups_default(self) -> bool:
         return True
 
+    @default("any_allow_config")
+    def _any_allow_config_default(self) -> bool:
+        # The teams config is the allow config: team members (and admins) may log in. Without
+        # this JupyterHub warns at start-up that nobody may log in when no `allowed_*` is set.
+        return True
+
     @default("enable_auth_state")
     def _enable_auth_state_default(self) -> bool:
         # The access and refresh tokens are what the credential Secret is made from; they

@@ -60,7 +60,9 @@ class TeamRegistry(LoggingConfigurable):
         return load_teams_config(source)
 
 
-_cache: dict[int, TeamsConfig] = {}
+#: id(config) -> (that config, its teams config). The config object is kept so that its id
+#: cannot be reused by a later config while the entry exists.
+_cache: dict[int, tuple[Any, TeamsConfig]] = {}
 
 
 def teams_config_for(owner: Configurable) -> TeamsConfig:
@@ -70,6 +72,7 @@ def teams_config_for(owner: Configurable) -> TeamsConfig:
     different configs in one process each get their own.
     """
     key = id(owner.config)
-    if key not in _cache:
-        _cache[key] = TeamRegistry(parent=owner).load()
-    return _cache[key]
+    entry = _cache.get(key)
+    if entry is None or entry[0] is not owner.config:
+        entry = _cache[key] = (owner.config, TeamRegistry(parent=owner).load())
+    return entry[1]

@@ -1,11 +1,12 @@
-"""LocalStack failures are reported with the failing part's log, and leave nothing behind."""
+"""LocalStack failures are reported with the failing part's log, and leave nothing behind;
+a malformed teams config is such a failure: the hub stops at start-up naming the keys."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from teamhub_hub.demo import LocalStack
+from teamhub_hub.demo import LocalStack, hubconfig
 
 
 def processes_mentioning(*needles: str) -> list[str]:
@@ -20,16 +21,22 @@ def processes_mentioning(*needles: str) -> list[str]:
     return found
 
 
-def test_a_hub_that_cannot_start_fails_with_its_log(tmp_path: Path) -> None:
-    stack = LocalStack(
-        tmp_path / "state",
-        extra_config='raise ValueError("teams.vision.volumes[1].mountPath: must be absolute")',
-    )
+def test_a_malformed_teams_config_stops_the_hub_with_the_keys_named(tmp_path: Path) -> None:
+    teams = hubconfig.DEMO_TEAMS_FILE.read_text()
+    bad = teams.replace("mountPath: /teams/vision/data", "mountPath: teams/vision/data")
+    bad = bad.replace("readOnly: true", "readonly: true")  # a typo of a known key
+    assert bad.count("teams/vision/data") == 1 and "readonly:" in bad
+    teams_file = tmp_path / "teams.yaml"
+    teams_file.write_text(bad)
+
+    stack = LocalStack(tmp_path / "state", teams_file=teams_file)
     with pytest.raises(RuntimeError) as err:
         stack.start()
     message = str(err.value)
-    assert message.startswith("jupyterhub (exited with 1)")
-    assert "teams.vision.volumes[1].mountPath: must be absolute" in message
+    assert message.startswith("jupyterhub (exited with 1)"), message
+    assert f"invalid teams config in {teams_file}" in message
+    assert "teams.vision.volumes[0].mountPath: must be an absolute path" in message
+    assert "teams.vision.volumes[1].readonly: unknown key" in message
     # start() stopped what it had started: the provider and kubesim too.
     oidc_port = stack.oidc_url.rsplit(":", 1)[1]
     assert processes_mentioning(str(tmp_path), f"--port {oidc_port} ") == []

@@ -53,6 +53,11 @@ def test_defaults_keep_tokens_and_manage_groups() -> None:
     assert "offline_access" in auth.scope  # a refresh token, to keep credentials current
 
 
+def test_the_teams_config_counts_as_allow_config() -> None:
+    # JupyterHub warns "No allow config found" at start-up unless this is true.
+    assert make().any_allow_config is True
+
+
 def test_groups_claim_is_configurable() -> None:
     assert make(groups_claim="roles").auth_state_groups_key == "oauth_user.roles"
 

@@ -1,7 +1,15 @@
 """``python -m teamhub_hub.demo``: run the local stack in the foreground until Ctrl-C.
 
-Prints the hub URL and how to log in. Ctrl-C (or SIGTERM) stops everything; the children
-also die on their own if this process is killed outright (``PR_SET_PDEATHSIG``).
+The hub runs teamhub (TeamAuthenticator + TeamSpawner) with the demo teams config. It
+prints the hub URL, the demo users and how to log in: the demo identity provider's login
+page takes any subject (user name) without a password; its groups come from the demo's
+claims. Logging in as alice and starting a server opens JupyterLab on her home; the file
+browser starts at ``/`` so her team folders (``/teams/vision/...``), the global datasets
+(``/data/datasets``) and her credential files (``/var/run/secrets/teamhub``) are a click
+away (why ``/``: see :mod:`teamhub_hub.demo.hubconfig`).
+
+Ctrl-C (or SIGTERM) stops everything; the children also die on their own if this process
+is killed outright (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -29,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--spawner-class", default=hubconfig.DEFAULT_SPAWNER)
     p.add_argument("--authenticator-class", default=hubconfig.DEFAULT_AUTHENTICATOR)
     p.add_argument(
+        "--teams-file",
+        type=Path,
+        default=hubconfig.DEMO_TEAMS_FILE,
+        help="the teams config (c.TeamRegistry.teams_file; default: the demo's)",
+    )
+    p.add_argument(
         "--config",
         dest="config_files",
         action="append",
@@ -42,14 +56,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    stack = LocalStack(
-        args.state_dir,
-        port=args.port,
-        spawner_class=args.spawner_class,
-        authenticator_class=args.authenticator_class,
-        config_files=args.config_files,
-        log_level=args.log_level,
-    )
+    try:
+        stack = LocalStack(
+            args.state_dir,
+            port=args.port,
+            spawner_class=args.spawner_class,
+            authenticator_class=args.authenticator_class,
+            teams_file=args.teams_file,
+            config_files=args.config_files,
+            log_level=args.log_level,
+        )
+    except (FileNotFoundError, ValueError) as e:
+        print(f"python -m teamhub_hub.demo: {e}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def on_signal(*_: object) -> None:
@@ -78,21 +97,32 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped.", flush=True)
 
 
+def _role(groups: list[str]) -> str:
+    if hubconfig.ADMIN_GROUP in groups:
+        return "hub admin"
+    return "team member" if groups else "no team"
+
+
 def _banner(stack: LocalStack, seconds: float) -> str:
     users = "\n".join(
-        f"    {name:<8} groups: {', '.join(c.get('groups', [])) or '-'}"
+        f"    {name:<8} groups: {', '.join(c.get('groups', [])) or '-':<10} "
+        f"({_role(list(c.get('groups', [])))})"
         for name, c in stack.users.items()
     )
     logs = "\n".join(f"    {name:<8} {path}" for name, path in stack.logs.items())
     return f"""
 teamhub local demo is up ({seconds:.1f}s).
+  teams config: {stack.teams_file or "(from injected config)"}
 
-  Open {stack.public_url}/ in a browser, click "Sign in with the demo identity provider",
-  type one of these users in the form and press "Authorize":
+  Open {stack.public_url}/ in a browser and click "Sign in with the demo identity
+  provider". Its login page takes any user name (the "sub"), no password: type one of
+  these and press "Authorize":
 {users}
-  (any other name signs in at the provider but has no groups: the hub refuses it)
+  (any other name signs in at the provider but belongs to no team: the hub refuses it)
+  Then start a server: JupyterLab opens on your home (/home/jovyan); your team folders
+  are under /teams, shared datasets under /data, credentials under /var/run/secrets/teamhub.
 
-  kubectl:   KUBECONFIG={stack.kubeconfig} {Path(sys.executable).parent / "kubectl"} get pods -A
+  kubectl:   KUBECONFIG={stack.kubectl_config} {Path(sys.executable).parent / "kubectl"} get pods -A
   logs:
 {logs}
 

@@ -4,13 +4,20 @@ A pure function (settings in, config text out) so it can be read and tested with
 starting anything. The generated file sets, in this order:
 
 1. the hub, the proxy and where state lives (ports, sqlite db, cookie secret, the
-   configurable-http-proxy command wrapped so it dies with the hub);
+   configurable-http-proxy command wrapped so it dies with the hub). Servers outlive the
+   hub (``cleanup_servers = False``, as in Zero to JupyterHub): a restarted hub finds them
+   in its database and routes to them again (:meth:`LocalStack.restart_hub`);
 2. the identity provider, on ``c.GenericOAuthenticator`` (so any subclass, e.g.
    TeamAuthenticator, inherits it): oidc-provider-mock's endpoints, groups from the
-   ``groups`` claim, admins from the ``admins`` group, auth state on;
-3. the spawner, on ``c.KubeSpawner`` (inherited by TeamSpawner): the notebook namespace and
-   what running a notebook under kubesim's *process* kubelet takes (see below);
-4. the injected parts: ``spawner_class``, ``authenticator_class``, then each of
+   ``groups`` claim, admins from the ``admins`` group, auth state on. A plain
+   GenericOAuthenticator admits the demo groups (``allowed_groups``); TeamAuthenticator
+   admits whoever the teams config puts in a team (and admins), so it gets no
+   ``allowed_groups``;
+3. the spawner, on ``c.KubeSpawner`` (inherited by TeamSpawner): what running a notebook
+   under kubesim's *process* kubelet takes (see below); then TeamSpawner's own settings on
+   ``c.TeamSpawner`` (the hub namespace holding the admin Secrets, JupyterLab, home);
+4. the teams config: ``c.TeamRegistry.teams_file`` (the demo's ``teams.yaml`` by default);
+5. the injected parts: ``spawner_class``, ``authenticator_class``, then each of
    ``config_files`` (``load_subconfig``), then ``extra_config`` (Python source). Injected
    config sees ``c`` and ``demo`` (a dict of the stack's URLs, paths and users).
 
@@ -21,6 +28,20 @@ listen on its pod IP rather than ``0.0.0.0:8888``, which the second pod could no
 ``POD_IP`` comes from the downward API and ``--ServerApp.ip=$(POD_IP)`` is expanded by the
 kubelet, as Kubernetes does. The kubelet runs processes as the current user and does not
 apply ``runAsUser``; as root, jupyter-server needs ``--allow-root``.
+
+JupyterLab and the file browser (TeamSpawner): a user's files are not under one
+directory. Home is ``/home/jovyan`` (``HOME``, the working directory), team volumes are
+``/teams/<team>/<volume>``, global ones ``/data/<name>``, credentials
+``/var/run/secrets/teamhub``. JupyterLab's file browser cannot leave its root directory,
+so the root is ``/`` (``notebook_dir``, i.e. ``--ServerApp.root_dir=/``) and the server
+opens on the home folder (``default_url = /lab/tree/home/jovyan``): the pattern Zero to
+JupyterHub documents for volumes mounted outside home. The alternatives are worse: a root
+of ``/home/jovyan`` with symlinks to the team folders would need a start-up step writing
+teamhub's links into the user's persistent home (and leave them dangling after leaving a
+team), and mounting team volumes inside home would nest shared data in personal storage.
+A root of ``/`` shows nothing a terminal in the same pod could not; under kubesim (no
+container image) that is this machine's filesystem as seen from the pod's mount
+namespace, so keep the demo on a machine you own.
 """
 
 from __future__ import annotations
@@ -31,8 +52,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_SPAWNER = "kubespawner.KubeSpawner"
-DEFAULT_AUTHENTICATOR = "oauthenticator.generic.GenericOAuthenticator"
+DEFAULT_SPAWNER = "teamhub_spawner.spawner.TeamSpawner"
+DEFAULT_AUTHENTICATOR = "teamhub_hub.authenticator.TeamAuthenticator"
+#: The demo's teams config (``c.TeamRegistry.teams_file``).
+DEMO_TEAMS_FILE = Path(__file__).resolve().parent / "teams.yaml"
+#: Where notebooks keep the user's home (the ``home.mountPath`` of the demo teams config).
+NOTEBOOK_HOME = "/home/jovyan"
 #: OAuth client of the hub at the provider (oidc-provider-mock accepts any client).
 CLIENT_ID = "teamhub-demo"
 CLIENT_SECRET = "teamhub-demo-secret"
@@ -69,6 +94,8 @@ class HubSettings:
     authenticator_class: str = DEFAULT_AUTHENTICATOR
     config_files: Sequence[Path] = ()
     extra_config: str = ""
+    #: ``c.TeamRegistry.teams_file``; None leaves the teams config to injected config.
+    teams_file: Path | None = DEMO_TEAMS_FILE
     log_level: str = "INFO"
     state_dir: Path | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
@@ -84,6 +111,7 @@ class HubSettings:
             "hub_dir": str(self.hub_dir),
             "state_dir": str(self.state_dir or self.hub_dir.parent),
             "singleuser": str(self.singleuser),
+            "teams_file": str(self.teams_file) if self.teams_file else None,
             "users": {k: dict(v) for k, v in self.users.items()},
             **dict(self.extras),
         }
@@ -116,6 +144,7 @@ def render(s: HubSettings) -> str:
         f"c.ConfigurableHTTPProxy.command = {_lit(list(s.chp_command))}",
         f"c.ConfigurableHTTPProxy.api_url = {_lit(s.proxy_api_url)}",
         f"c.ConfigurableHTTPProxy.pid_file = {_lit(str(hub / 'jupyterhub-proxy.pid'))}",
+        "c.JupyterHub.cleanup_servers = False  # servers outlive a hub restart",
         "",
         "# --- identity: oidc-provider-mock",
         "c.Authenticator.enable_auth_state = True  # key: JUPYTERHUB_CRYPT_KEY in the env",
@@ -124,6 +153,8 @@ def render(s: HubSettings) -> str:
         f"c.GenericOAuthenticator.client_secret = {_lit(CLIENT_SECRET)}",
         'c.GenericOAuthenticator.authorize_url = demo["oidc_url"] + "/oauth2/authorize"',
         'c.GenericOAuthenticator.token_url = demo["oidc_url"] + "/oauth2/token"',
+        "# client_secret_basic: the provider takes only that for refresh-token grants",
+        "c.GenericOAuthenticator.basic_auth = True",
         'c.GenericOAuthenticator.userdata_url = demo["oidc_url"] + "/userinfo"',
         'c.GenericOAuthenticator.oauth_callback_url = demo["public_url"] + "/hub/oauth_callback"',
         'c.GenericOAuthenticator.scope = ["openid", "profile", "email"]',
@@ -132,6 +163,7 @@ def render(s: HubSettings) -> str:
         'c.GenericOAuthenticator.auth_state_groups_key = "oauth_user.groups"',
         f"c.GenericOAuthenticator.allowed_groups = set({_lit(groups)})",
         f"c.GenericOAuthenticator.admin_groups = {{{_lit(ADMIN_GROUP)}}}",
+        "c.TeamAuthenticator.allowed_groups = set()  # teams (and admin_groups) decide",
         "",
         "# --- notebooks: pods on kubesim's process kubelet",
         'c.KubeSpawner.namespace = demo["namespace"]',
@@ -141,8 +173,26 @@ def render(s: HubSettings) -> str:
         "c.KubeSpawner.environment = {",
         '    "POD_IP": {"valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},',
         "}",
-        "c.KubeSpawner.start_timeout = 60",
-        "c.KubeSpawner.http_timeout = 30",
+        "# generous: a busy machine can take long to import jupyter-server and JupyterLab",
+        "c.KubeSpawner.start_timeout = 120",
+        "c.KubeSpawner.http_timeout = 120",
+        "",
+        "# --- TeamSpawner: admin Secrets in the hub namespace; JupyterLab on / opening home",
+        'c.TeamSpawner.hub_namespace = demo["namespace"]',
+        "c.TeamSpawner.environment = {",
+        '    "POD_IP": {"valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},',
+        f'    "HOME": {_lit(NOTEBOOK_HOME)},',
+        "}",
+        f"c.TeamSpawner.working_dir = {_lit(NOTEBOOK_HOME)}",
+        'c.TeamSpawner.notebook_dir = "/"',
+        f"c.TeamSpawner.default_url = {_lit('/lab/tree' + NOTEBOOK_HOME)}",
+        "",
+        "# --- the teams config",
+        *(
+            [f"c.TeamRegistry.teams_file = {_lit(str(s.teams_file))}"]
+            if s.teams_file is not None
+            else ["# (none: set c.TeamRegistry.teams_file or .teams in injected config)"]
+        ),
         "",
         "# --- injected",
         f"c.JupyterHub.spawner_class = {_lit(s.spawner_class)}",

@@ -2,7 +2,10 @@
 
 - **kubesim** in a thread of this process, with the *process* kubelet: notebook pods run
   as local processes, each with its own 127.x pod IP (``stack.kubesim`` is the
-  :class:`~kubesim.sim.KubeSim`, ``stack.kubeconfig`` an admin kubeconfig);
+  :class:`~kubesim.sim.KubeSim`, ``stack.kubeconfig`` an admin kubeconfig for Python
+  clients, ``stack.kubectl_config`` the same over https for kubectl). Besides kubesim's
+  two plain nodes there is one with two ``nvidia.com/gpu``, so the demo's GPU profile
+  schedules;
 - **oidc-provider-mock** (subprocess): the identity provider, with the demo users and
   their ``groups`` claims (``DEMO_USERS``); its login form takes a subject, so a client
   logs in by POSTing ``sub=alice`` to the authorize URL it was redirected to;
@@ -10,21 +13,32 @@
   (:mod:`teamhub_hub.demo.hubconfig`); it starts the real **configurable-http-proxy**
   (npm, ``.local/node``), the only public address (``stack.public_url``).
 
-Injection points, for TeamSpawner/TeamAuthenticator and tests: ``spawner_class``,
-``authenticator_class`` (class or importable name), ``config_files`` and ``extra_config``
-(appended to the generated config), ``hub_env`` (extra hub environment), ``manifests``
-(objects applied to kubesim as admin before ``start()`` returns, e.g. Secrets in the hub
-namespace), ``users`` (the provider's identities and claims).
+By default the hub runs teamhub: TeamAuthenticator (groups from the provider decide the
+teams; ``admins`` makes hub admins) and TeamSpawner (a namespace per user with team
+volumes, credentials and a least-privilege ServiceAccount) with the demo teams config
+(``teams.yaml`` next to this file), and the team credential the config names (the Secret
+``vision-s3``, ``DEMO_S3``) exists in the hub namespace. Demo users: alice and dave in
+vision, bob in nlp, carol admin (``DEMO_USERS``).
+
+Injection points, for other hub classes and tests: ``spawner_class``,
+``authenticator_class`` (class or importable name), ``teams_file`` (None: none set),
+``config_files`` and ``extra_config`` (appended to the generated config), ``hub_env``
+(extra hub environment), ``manifests`` (objects applied to kubesim as admin before
+``start()`` returns; None: the demo's admin Secret), ``users`` (the provider's
+identities and claims).
 
 Everything lives under ``state_dir`` (recreated at each start: kubesim keeps its API
 objects in memory, so a hub database from an earlier run would describe servers that no
 longer exist). Every child runs in its own process group and dies with its parent
-(``PR_SET_PDEATHSIG``); ``stop()`` stops the hub first (it stops the notebook servers
-while kubesim still runs), then the provider, then kubesim (which kills any pod left).
+(``PR_SET_PDEATHSIG``); ``stop()`` stops the hub first (notebook servers outlive the hub,
+as in Zero to JupyterHub: ``cleanup_servers`` is off), then the provider, then kubesim,
+which ends every pod. ``restart_hub()`` restarts only the hub (and the proxy it runs);
+running servers stay, and the hub finds them again from its database.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -51,14 +65,44 @@ from teamhub_hub.demo.procs import (
 #: Demo identities: username -> OIDC claims (besides ``sub``/``preferred_username``).
 DEMO_USERS: dict[str, dict[str, Any]] = {
     "alice": {"name": "Alice (vision)", "email": "alice@example.org", "groups": ["vision"]},
+    "dave": {"name": "Dave (vision)", "email": "dave@example.org", "groups": ["vision"]},
     "bob": {"name": "Bob (nlp)", "email": "bob@example.org", "groups": ["nlp"]},
     "carol": {"name": "Carol (admin)", "email": "carol@example.org", "groups": ["admins"]},
 }
+#: The demo's admin-managed team credential (teams.vision.credentials ``s3``): fake values.
+DEMO_S3_SECRET = "vision-s3"
+DEMO_S3: dict[str, str] = {
+    "AWS_ACCESS_KEY_ID": "AKIATEAMHUBDEMO00001",
+    "AWS_SECRET_ACCESS_KEY": "demo-only/not-a-real-secret-key",
+}
+
+
+def demo_manifests(hub_namespace: str) -> list[dict[str, Any]]:
+    """What an admin creates in the hub namespace for the demo teams config: the Secret
+    that vision's ``s3`` credential is copied from."""
+    data = {k: base64.b64encode(v.encode()).decode() for k, v in DEMO_S3.items()}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": DEMO_S3_SECRET, "namespace": hub_namespace},
+            "data": data,
+        }
+    ]
+
+
 #: Where ``./dev`` installs configurable-http-proxy (npm prefix ``.local/node``).
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_CHP = REPO_ROOT / ".local" / "node" / "node_modules" / ".bin" / "configurable-http-proxy"
 #: Subdirectories of ``state_dir`` owned (and wiped at start) by the stack.
-_OWNED = ("hub", "kubesim", "logs", "kubeconfig")
+_OWNED = ("hub", "kubesim", "logs", "kubeconfig", "kubeconfig-kubectl")
+#: kubesim's nodes in the stack: two plain ones and one with GPUs (the demo's gpu profile).
+NODES = (
+    {"name": "kubesim-node-1"},
+    {"name": "kubesim-node-2"},
+    {"name": "kubesim-gpu-1", "gpus": 2},
+)
 #: Host variables that must not leak into the hub (it would think it runs in a pod, or
 #: inside another hub's single-user server).
 _DROP_ENV_PREFIXES = ("KUBERNETES_", "JUPYTERHUB_", "CONFIGPROXY_", "KUBECONFIG")
@@ -105,8 +149,9 @@ class LocalStack:
         authenticator_class: str | type = hubconfig.DEFAULT_AUTHENTICATOR,
         config_files: Sequence[str | Path] = (),
         extra_config: str = "",
+        teams_file: str | Path | None = hubconfig.DEMO_TEAMS_FILE,
         hub_env: Mapping[str, str] | None = None,
-        manifests: Sequence[Mapping[str, Any]] = (),
+        manifests: Sequence[Mapping[str, Any]] | None = None,
         users: Mapping[str, Mapping[str, Any]] = DEMO_USERS,
         namespace: str = "teamhub",
         port: int = 0,
@@ -122,10 +167,15 @@ class LocalStack:
             if not p.is_file():
                 raise FileNotFoundError(f"config_files: {p} does not exist")
         self.extra_config = extra_config
+        self.teams_file = Path(teams_file).resolve() if teams_file is not None else None
+        if self.teams_file is not None and not self.teams_file.is_file():
+            raise FileNotFoundError(f"teams_file: {self.teams_file} does not exist")
         self.hub_env = dict(hub_env or {})
+        self.namespace = namespace
+        if manifests is None:
+            manifests = demo_manifests(namespace)
         self.manifests = [dict(m) for m in manifests]
         self.users = {name: dict(claims) for name, claims in users.items()}
-        self.namespace = namespace
         self.port = port
         self.chp = find_chp(chp)
         self.log_level = log_level
@@ -137,6 +187,9 @@ class LocalStack:
         self.public_url = self.hub_url = self.oidc_url = self.proxy_api_url = ""
         #: Token of configurable-http-proxy's REST API (``proxy_api_url``/api/routes).
         self.proxy_auth_token = secrets.token_hex(32)
+        #: The key of the hub's encrypted auth state: the same for every hub process of
+        #: this stack, so a restarted hub can still read the tokens it stored.
+        self._crypt_key = secrets.token_hex(32)
 
     # ------------------------------------------------------------ paths
     @property
@@ -150,6 +203,11 @@ class LocalStack:
     @property
     def kubeconfig(self) -> Path:
         return self.state_dir / "kubeconfig"
+
+    @property
+    def kubectl_config(self) -> Path:
+        """An admin kubeconfig over https: kubectl sends a bearer token only over TLS."""
+        return self.state_dir / "kubeconfig-kubectl"
 
     @property
     def config_file(self) -> Path:
@@ -197,6 +255,10 @@ class LocalStack:
             f"{self.oidc_url}/.well-known/openid-configuration",
         )
         self.timings["oidc"] = time.monotonic() - t0
+        self._wait_for_hub()
+        self.timings["hub"] = time.monotonic() - t0
+
+    def _wait_for_hub(self) -> None:
         wait_until(
             lambda: _http_ok(self.hub_url + "/hub/api/"),
             self.startup_timeout,
@@ -209,7 +271,6 @@ class LocalStack:
             self.services["hub"],
             f"the hub behind the proxy at {self.public_url}/hub/api/",
         )
-        self.timings["hub"] = time.monotonic() - t0
 
     def _reset_state(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -233,12 +294,17 @@ class LocalStack:
             klog.setLevel(logging.INFO)
         self._log_handler = handler
         self.kubesim = KubeSim(
-            kubelet="process", host="127.0.0.1", port=port, data_dir=self.state_dir / "kubesim"
+            kubelet="process",
+            host="127.0.0.1",
+            port=port,
+            data_dir=self.state_dir / "kubesim",
+            nodes=NODES,
         )
         self.kubesim.write_kubeconfig(self.kubeconfig, namespace=self.namespace)
 
     def _start_kubesim(self) -> None:
         self.kubesim.start()
+        self.kubesim.write_kubeconfig(self.kubectl_config, namespace=self.namespace, tls=True)
         self.kubesim.apply(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}}
         )
@@ -273,7 +339,7 @@ class LocalStack:
         env.update(
             PATH=f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}",
             KUBECONFIG=str(self.kubeconfig),
-            JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32),
+            JUPYTERHUB_CRYPT_KEY=self._crypt_key,
             CONFIGPROXY_AUTH_TOKEN=self.proxy_auth_token,
             PYTHONUNBUFFERED="1",
         )
@@ -297,6 +363,7 @@ class LocalStack:
             authenticator_class=self.authenticator_class,
             config_files=self.config_files,
             extra_config=self.extra_config,
+            teams_file=self.teams_file,
             log_level=self.log_level,
         )
 
@@ -309,12 +376,25 @@ class LocalStack:
         self.services["hub"] = svc
         svc.start()
 
-    def stop(self) -> None:
-        """Stop everything; safe to call more than once and after a failed start."""
+    def _stop_hub(self) -> None:
         hub = self.services.pop("hub", None)
         if hub is not None:
             hub.stop(grace=20)
         kill_pid_file(self.hub_dir / "jupyterhub-proxy.pid", "configurable-http-proxy")
+
+    def restart_hub(self) -> None:
+        """Stop the hub (and the proxy it runs) and start it again with the same config,
+        database and keys; returns once it answers behind the proxy. Notebook servers keep
+        running meanwhile (kubesim and the provider are not touched)."""
+        if "hub" not in self.services:
+            raise RuntimeError("restart_hub: the stack is not running")
+        self._stop_hub()
+        self._start_hub()
+        self._wait_for_hub()
+
+    def stop(self) -> None:
+        """Stop everything; safe to call more than once and after a failed start."""
+        self._stop_hub()
         for svc in list(self.services.values()):
             svc.stop(grace=5)
         self.services.clear()
