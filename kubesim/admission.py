@@ -12,7 +12,7 @@ import secrets
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from kubesim import defaults, errors, podsecurity, quota
+from kubesim import defaults, errors, podsecurity, quota, rbacescalation
 from kubesim.api import Request
 
 if TYPE_CHECKING:
@@ -33,7 +33,12 @@ class Admission:
             self.limit_ranger,
             self.job_selector,
         ]
-        self.api.validating[:] = [self.validate, self.pod_security, self.resource_quota]
+        self.api.validating[:] = [
+            self.validate,
+            self.rbac_escalation,
+            self.pod_security,
+            self.resource_quota,
+        ]
 
     # ---------------------------------------------------------------- mutating
     def defaults(self, req: Request) -> None:
@@ -147,6 +152,9 @@ class Admission:
         if req.obj is None:
             return
         self.sim.validate(req)
+
+    def rbac_escalation(self, req: Request) -> None:
+        rbacescalation.check(self.sim, req)
 
     def pod_security(self, req: Request) -> None:
         if req.operation != "CREATE" or req.obj is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubesim import errors
+from kubesim.rbac import UserInfo
 from kubesim.resources import Registry, ResourceType
 from kubesim.store import Obj, Store
 
@@ -36,6 +37,9 @@ class Request:
     warnings: list[str] = field(default_factory=list)
     #: The request's ``fieldValidation`` (Strict, Warn, Ignore; "" for the default).
     field_validation: str = ""
+    #: The authenticated user with groups, for checks that need more than the name (RBAC
+    #: escalation); None for writes kubesim's own controllers make.
+    user_info: UserInfo | None = None
 
 
 AdmissionPlugin = Callable[[Request], None]
@@ -105,6 +109,7 @@ class Api:
         dry_run: bool = False,
         warnings: list[str] | None = None,
         field_validation: str = "",
+        user_info: UserInfo | None = None,
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
@@ -131,6 +136,7 @@ class Api:
             user=user,
             dry_run=dry_run,
             field_validation=field_validation,
+            user_info=user_info,
         )
         self._admit(req)
         if warnings is not None:
@@ -165,6 +171,7 @@ class Api:
         dry_run: bool = False,
         warnings: list[str] | None = None,
         field_validation: str = "",
+        user_info: UserInfo | None = None,
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
@@ -206,6 +213,7 @@ class Api:
             user,
             dry_run,
             field_validation=field_validation,
+            user_info=user_info,
         )
         self._admit(req)
         if warnings is not None:

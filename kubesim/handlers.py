@@ -9,6 +9,7 @@ from aiohttp import web
 
 from kubesim import errors, logstream, watchstream
 from kubesim.patch import SchemaLookup, json_merge_patch, json_patch, strategic_merge_patch
+from kubesim.rbac import UserInfo
 from kubesim.server import PATCH_TYPES, Route, json_response, query_bool
 
 # Go's strconv.ParseBool vocabulary: a query flag given with any other value is ignored.
@@ -130,6 +131,7 @@ async def create(
         route.namespace,
         body,
         user=user.name,
+        user_info=UserInfo(user.name, tuple(user.groups)),
         dry_run=_dry_run(request),
         warnings=warnings,
         field_validation=request.query.get("fieldValidation", ""),
@@ -188,6 +190,7 @@ async def update(
         body,
         subresource=sub,
         user=user.name,
+        user_info=UserInfo(user.name, tuple(user.groups)),
         dry_run=_dry_run(request),
         warnings=warnings,
         field_validation=request.query.get("fieldValidation", ""),
@@ -236,6 +239,7 @@ async def patch(
         new,
         subresource=route.subresource,
         user=user.name,
+        user_info=UserInfo(user.name, tuple(user.groups)),
         dry_run=_dry_run(request),
         warnings=warnings,
         field_validation=request.query.get("fieldValidation", ""),
