@@ -7,17 +7,34 @@ nothing. PersistentVolumes and claims have immutable specs: an existing one is o
 relabelled, and a changed source is reported rather than silently swapped under
 someone's data.
 
+Every request is retried, a bounded number of times with jittered exponential backoff,
+when the failure is one a healthy cluster produces now and then: 429 (after its
+``Retry-After``), 500, 502, 503, 504, a dropped connection or a timeout. The operations
+are safe to repeat: a create that did happen answers 409 the second time (and is then
+compared like any existing object), a delete answers 404, a replace with a stale
+resourceVersion answers 409 and is read again. Anything else, or a transient error that
+outlasts the retries, is a :class:`ProvisionError` naming the object and the verb.
+
 Calls go through kubernetes_asyncio's typed APIs (the same clients KubeSpawner shares),
-with the manifests as plain dicts.
+with the manifests as plain dicts and the answers read as plain JSON: teamhub never needs
+the typed models, and building them costs the hub more CPU than the request itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import heapq
+import itertools
+import json
 import logging
+import random
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio.client.rest import ApiException
 from kubespawner.clients import shared_client
 
@@ -32,6 +49,7 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "PersistentVolumeClaim": ("CoreV1Api", "namespaced_persistent_volume_claim", True),
     "ResourceQuota": ("CoreV1Api", "namespaced_resource_quota", True),
     "LimitRange": ("CoreV1Api", "namespaced_limit_range", True),
+    "Pod": ("CoreV1Api", "namespaced_pod", True),
     "Role": ("RbacAuthorizationV1Api", "namespaced_role", True),
     "RoleBinding": ("RbacAuthorizationV1Api", "namespaced_role_binding", True),
     "NetworkPolicy": ("NetworkingV1Api", "namespaced_network_policy", True),
@@ -40,6 +58,40 @@ KINDS: dict[str, tuple[str, str, bool]] = {
 IMMUTABLE_SPEC = frozenset({"PersistentVolume", "PersistentVolumeClaim"})
 #: Top-level fields compared per kind (status and server-set fields are ignored).
 _IGNORED_TOP = frozenset({"apiVersion", "kind", "metadata", "status"})
+#: HTTP statuses worth another try: overload, and server errors that a retry can outlive.
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one request tries before its failure is reported.
+
+    With the defaults a request gets 6 tries over at most ~6 s of backoff (plus what
+    429s ask for), so a spawn rides out a short API-server hiccup but a real outage is
+    reported well within JupyterHub's ``start_timeout``.
+    """
+
+    #: Tries per request, the first included.
+    attempts: int = 6
+    #: Backoff before retry n is uniform in [0, min(max_delay, base_delay * 2**n)].
+    base_delay: float = 0.1
+    max_delay: float = 2.0
+    #: A 429's Retry-After is honoured up to this many seconds.
+    max_retry_after: float = 5.0
+    #: Seconds one request may take before it counts as failed (and is retried).
+    request_timeout: float = 10.0
+
+    def backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+#: The policy every call here uses unless given another one.
+DEFAULT_RETRY = RetryPolicy()
+
+#: Seconds a Secret read with :func:`read_shared` is reused by later spawns. Short: its
+#: purpose is that 100 users starting together read the admin's team Secret once, not
+#: 100 times; a rotated Secret reaches every spawn that starts this long after rotation.
+SHARED_READ_TTL = 5.0
 
 
 class ProvisionError(RuntimeError):
@@ -74,34 +126,219 @@ def contains(actual: Any, desired: Any) -> bool:
 
 def _name(obj: Mapping) -> str:
     m = obj["metadata"]
-    ns = m.get("namespace")
-    return f"{obj['kind']} {ns + '/' if ns else ''}{m['name']}"
+    return _ref(obj["kind"], m.get("namespace") or "", m["name"])
 
 
-async def read(kind: str, namespace: str, name: str) -> dict | None:
-    fn, namespaced = _call(kind, "read")
+def _ref(kind: str, namespace: str, name: str) -> str:
+    return f"{kind} {namespace + '/' if namespace else ''}{name}"
+
+
+# ------------------------------------------------------------------ one request, retried
+def is_transient(e: BaseException) -> bool:
+    """Whether ``e`` is a failure worth retrying (overload, server error, network)."""
+    if isinstance(e, ApiException):
+        return e.status in TRANSIENT_STATUS
+    return isinstance(e, aiohttp.ClientError | asyncio.TimeoutError | ConnectionError)
+
+
+def _retry_after(e: BaseException, policy: RetryPolicy) -> float | None:
+    headers = getattr(e, "headers", None) or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
     try:
-        return to_dict(await (fn(name, namespace) if namespaced else fn(name)))
+        return min(max(float(value), 0.0), policy.max_retry_after) if value else None
+    except ValueError:  # an HTTP date: not worth parsing, back off normally
+        return None
+
+
+#: Requests teamhub has in flight at once, per hub (event loop). When a hundred users start
+#: together, each start's dozen creates would otherwise all be queued at once, in the
+#: connection pool KubeSpawner shares and at the API server: every start would then wait
+#: for everyone's objects, and KubeSpawner's own pod creates (which time out after
+#: ``k8s_api_request_timeout``) would wait behind them too. Bounded, and served in the
+#: order the starts began (see :func:`started_at`), the first user to click start is the
+#: first whose server is ready, and a pod create finds a short queue.
+MAX_IN_FLIGHT = 32
+
+_started_at: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "teamhub_started_at", default=None
+)
+
+
+def started_at(t: float) -> None:
+    """Mark the current task (and what it awaits or spawns) as working for a start that
+    began at loop time ``t``: its requests go before those of later starts."""
+    _started_at.set(t)
+
+
+class _Limiter:
+    """A semaphore that wakes waiters by priority (lowest first), FIFO among equals."""
+
+    def __init__(self, slots: int) -> None:
+        self.free = slots
+        self.waiters: list[tuple[float, int, asyncio.Future[None]]] = []
+        self.seq = itertools.count()
+
+    async def __aenter__(self) -> None:
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return
+        loop = asyncio.get_running_loop()
+        prio = _started_at.get()
+        fut: asyncio.Future[None] = loop.create_future()
+        heapq.heappush(self.waiters, (loop.time() if prio is None else prio, next(self.seq), fut))
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self._release()  # granted, but we are not going to use it
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        while self.waiters:
+            _, _, fut = heapq.heappop(self.waiters)
+            if not fut.done():
+                fut.set_result(None)  # the slot passes straight to the next waiter
+                return
+        self.free += 1
+
+
+_limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Limiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _in_flight() -> _Limiter:
+    loop = asyncio.get_running_loop()
+    limiter = _limits.get(loop)
+    if limiter is None:
+        limiter = _limits[loop] = _Limiter(MAX_IN_FLIGHT)
+    return limiter
+
+
+async def _send(
+    fn: Callable[..., Awaitable[Any]], args: tuple, params: dict, timeout: float
+) -> Any:
+    """One request; the answer's JSON (None if empty). Non-2xx raises ApiException."""
+    resp = await fn(*args, **params, _preload_content=False, _request_timeout=timeout)
+    try:
+        data = await resp.read()
+    finally:
+        resp.release()
+    if not 200 <= resp.status <= 299:
+        e = ApiException(status=resp.status, reason=resp.reason)
+        e.body = data.decode("utf-8", "replace")
+        e.headers = resp.headers
+        raise e
+    return json.loads(data) if data else None
+
+
+async def call(
+    kind: str,
+    verb: str,
+    *args: Any,
+    what: str,
+    policy: RetryPolicy | None = None,
+    **params: Any,
+) -> Any:
+    """``<verb>_<kind>(*args, **params)`` as JSON, retried while the failure is transient.
+
+    Raises ApiException for a definite answer (404, 409, 403, 422...), which callers
+    interpret, and :class:`ProvisionError` when transient failures outlast the retries.
+    ``what`` names the operation in that error, e.g. ``"creating Secret ns/name"``.
+    """
+    policy = policy or DEFAULT_RETRY
+    fn, _ = _call(kind, verb)
+    for attempt in range(policy.attempts):
+        try:
+            async with _in_flight():
+                return await _send(fn, args, params, policy.request_timeout)
+        except Exception as e:
+            if not is_transient(e):
+                raise
+            if attempt == policy.attempts - 1:
+                raise ProvisionError(
+                    f"{what}: {reason(e)} (gave up after {policy.attempts} attempts)"
+                ) from e
+            delay = _retry_after(e, policy)
+            delay = policy.backoff(attempt) if delay is None else delay
+            log.debug("%s: %s; retrying in %.2f s", what, reason(e), delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _args(kind: str, namespace: str, *rest: Any) -> tuple:
+    """Positional arguments of a typed API method that names an object: ``(name,
+    namespace, body)``, without the namespace for cluster-scoped kinds."""
+    _, _, namespaced = KINDS[kind]
+    return (rest[0], namespace, *rest[1:]) if namespaced else rest
+
+
+def _ns(kind: str, namespace: str) -> tuple:
+    """The leading argument of create and list: the namespace, for namespaced kinds."""
+    return (namespace,) if KINDS[kind][2] else ()
+
+
+# ------------------------------------------------------------------ the verbs teamhub uses
+async def read(kind: str, namespace: str, name: str) -> dict | None:
+    """The object as JSON, or None if there is none."""
+    try:
+        return await call(
+            kind,
+            "read",
+            *_args(kind, namespace, name),
+            what=f"reading {_ref(kind, namespace, name)}",
+        )
     except ApiException as e:
         if e.status == 404:
             return None
+        raise ProvisionError(f"reading {_ref(kind, namespace, name)}: {reason(e)}") from e
+
+
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict] = weakref.WeakKeyDictionary()
+
+
+async def read_shared(
+    kind: str, namespace: str, name: str, ttl: float = SHARED_READ_TTL
+) -> dict | None:
+    """:func:`read`, shared by every caller that asks within ``ttl`` seconds (and by all
+    callers waiting on the same request). For objects many spawns read and none writes:
+    the admin-managed team Secrets. A missing object is not remembered. The answer is
+    shared: do not modify it."""
+    loop = asyncio.get_running_loop()
+    cache = _shared.setdefault(loop, {})
+    key = (kind, namespace, name)
+    hit = cache.get(key)
+    if hit is not None and (not hit[1].done() or loop.time() < hit[0]):
+        return await asyncio.shield(hit[1])
+    task = loop.create_task(read(kind, namespace, name))
+    entry = (loop.time() + ttl, task)
+    cache[key] = entry
+    try:
+        result = await asyncio.shield(task)
+    except BaseException:
+        if cache.get(key) is entry:
+            del cache[key]
         raise
+    if result is None and cache.get(key) is entry:
+        del cache[key]
+    return result
 
 
 async def ensure(obj: Mapping, attempts: int = 4) -> str:
     """Create ``obj`` or bring the existing one in line; returns what was done."""
     kind, meta = obj["kind"], obj["metadata"]
-    ns = meta.get("namespace", "")
-    create, namespaced = _call(kind, "create")
-    replace, _ = _call(kind, "replace")
+    ns, name = meta.get("namespace", ""), meta["name"]
     for _ in range(attempts):
         try:
-            await (create(ns, obj) if namespaced else create(obj))
+            await call(kind, "create", *_ns(kind, ns), obj, what=f"creating {_name(obj)}")
             return "created"
         except ApiException as e:
             if e.status != 409:
-                raise ProvisionError(f"creating {_name(obj)}: {_reason(e)}") from e
-        current = await read(kind, ns, meta["name"])
+                raise ProvisionError(f"creating {_name(obj)}: {reason(e)}") from e
+        current = await read(kind, ns, name)
         if current is None:
             continue  # deleted meanwhile: create again
         if current["metadata"].get("deletionTimestamp"):
@@ -134,13 +371,12 @@ async def ensure(obj: Mapping, attempts: int = 4) -> str:
             },
         }
         try:
-            name = meta["name"]
-            await (replace(name, ns, body) if namespaced else replace(name, body))
+            await call(kind, "replace", *_args(kind, ns, name, body), what=f"updating {_name(obj)}")
             return "updated"
         except ApiException as e:
             if e.status in (404, 409):
                 continue  # changed or deleted under us: read again
-            raise ProvisionError(f"updating {_name(obj)}: {_reason(e)}") from e
+            raise ProvisionError(f"updating {_name(obj)}: {reason(e)}") from e
     raise ProvisionError(f"{_name(obj)} kept changing while teamhub was updating it")
 
 
@@ -156,39 +392,56 @@ async def ensure_all(objs: Iterable[Mapping]) -> dict[str, str]:
 
 
 async def list_labelled(kind: str, namespace: str, selector: str) -> list[dict]:
-    fn, namespaced = _call(kind, "list")
-    resp = await (
-        fn(namespace, label_selector=selector) if namespaced else fn(label_selector=selector)
-    )
+    where = f"{kind} objects{' in ' + namespace if namespace else ''} labelled {selector}"
+    try:
+        resp = await call(
+            kind, "list", *_ns(kind, namespace), what=f"listing {where}", label_selector=selector
+        )
+    except ApiException as e:
+        raise ProvisionError(f"listing {where}: {reason(e)}") from e
     out = []
-    for item in to_dict(resp).get("items", []):
+    for item in (resp or {}).get("items", []):
         item.setdefault("kind", kind)
         out.append(item)
     return out
 
 
-async def delete(kind: str, namespace: str, name: str, propagation: str = "Background") -> bool:
+async def delete(
+    kind: str,
+    namespace: str,
+    name: str,
+    propagation: str = "Background",
+    grace_seconds: int | None = None,
+) -> bool:
     """Delete; False if it was already gone."""
-    fn, namespaced = _call(kind, "delete")
-    body = {"propagationPolicy": propagation}
+    body: dict[str, Any] = {"propagationPolicy": propagation}
+    if grace_seconds is not None:
+        body["gracePeriodSeconds"] = grace_seconds
+    what = f"deleting {_ref(kind, namespace, name)}"
     try:
-        await (fn(name, namespace, body=body) if namespaced else fn(name, body=body))
+        await call(kind, "delete", *_args(kind, namespace, name), what=what, body=body)
         return True
     except ApiException as e:
         if e.status == 404:
             return False
-        raise ProvisionError(f"deleting {kind} {namespace}/{name}: {_reason(e)}") from e
+        raise ProvisionError(f"{what}: {reason(e)}") from e
 
 
 async def patch(kind: str, namespace: str, name: str, body: Mapping) -> None:
-    fn, namespaced = _call(kind, "patch")
-    await (fn(name, namespace, body) if namespaced else fn(name, body))
+    """Patch (retried while transient); a definite error (404...) raises ApiException."""
+    await call(
+        kind,
+        "patch",
+        *_args(kind, namespace, name, body),
+        what=f"patching {_ref(kind, namespace, name)}",
+    )
 
 
-def _reason(e: ApiException) -> str:
-    import json
-
+def reason(e: BaseException) -> str:
+    """What the API server said (its Status message), or what went wrong on the way."""
+    if not isinstance(e, ApiException):
+        return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     try:
-        return json.loads(e.body)["message"]
+        return f"{e.status} {json.loads(e.body)['message']}"
     except (TypeError, ValueError, KeyError):
         return f"{e.status} {e.reason}"

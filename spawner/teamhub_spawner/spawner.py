@@ -15,10 +15,11 @@ the number of users), profiles, state and the proxy URL. TeamSpawner adds, at ev
    (ServiceAccount, restricted security context, mounts, tokens through ``secretKeyRef``).
 
 On stop the pod and the credential Secret go (no credentials at rest without a running
-server); data volumes and the namespace stay. Jobs the user submitted keep running after
-stop: they live in the namespace and have their own copies of what they mount, except the
-credential Secret, which a job started from the notebook references and which is recreated
-at the next start.
+server); data volumes and the namespace stay. A start that fails or is cancelled removes
+them too (JupyterHub calls stop() after a failed start only when poll() finds the pod).
+Jobs the user submitted keep running after stop: they live in the namespace and have their
+own copies of what they mount, except the credential Secret, which a job started from the
+notebook references and which is recreated at the next start.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class TeamSpawner(KubeSpawner):
         ents = await self.load_entitlements()
         slug = (self.user_options or {}).get("profile")
         if slug and not ents.profile_allowed(slug):
+            self._forget_refused_options()
             raise web.HTTPError(
                 400,
                 f"Profile {slug!r} is not available to {self.user.name} "
@@ -146,8 +148,10 @@ class TeamSpawner(KubeSpawner):
         try:
             await super().load_user_options()
         except ValueError as e:  # KubeSpawner's own checks (unknown choice, bad regex...)
+            self._forget_refused_options()
             raise web.HTTPError(400, str(e)) from e
         if not ents.image_allowed(self.image):
+            self._forget_refused_options()
             raise web.HTTPError(
                 400,
                 f"Image {self.image!r} is not allowed for {self.user.name} "
@@ -155,23 +159,36 @@ class TeamSpawner(KubeSpawner):
                 f"{', '.join(ents.images or ())})",
             )
 
+    def _forget_refused_options(self) -> None:
+        """JupyterHub saves the options of every start, before the spawner sees them, as
+        the default of the next start made without options (REST API without a body, the
+        admin panel's start button). A refused choice must not become that default, or
+        every such start would be refused again: fall back to the defaults instead."""
+        orm = self.orm_spawner
+        if orm is not None and orm.user_options == self.user_options:
+            orm.user_options = {}
+            self.user.db.commit()
+
     # ------------------------------------------------------------ the user's objects
     async def _server_inputs(self) -> ServerInputs:
         ents = self.entitlements or await self.load_entitlements()
         state = await self.user.get_auth_state() or {}
+        # Read concurrently, and shared with the other spawns of the next few seconds.
+        names = sorted({cred.secret_name for cred in ents.credentials})
+        found = await asyncio.gather(
+            *(provision.read_shared("Secret", self.hub_namespace, n) for n in names)
+        )
         admin: dict[str, Any] = {}
-        for cred in ents.credentials:
-            if cred.secret_name in admin:
-                continue
-            secret = await provision.read("Secret", self.hub_namespace, cred.secret_name)
+        for name, secret in zip(names, found, strict=True):
             if secret is None:
+                cred = next(c for c in ents.credentials if c.secret_name == name)
                 raise web.HTTPError(
                     500,
                     f"teams.{cred.team}.credentials[{cred.name!r}]: Secret "
-                    f"{cred.secret_name!r} not found in namespace {self.hub_namespace!r}; "
+                    f"{name!r} not found in namespace {self.hub_namespace!r}; "
                     "an admin must create it",
                 )
-            admin[cred.secret_name] = secret.get("data") or {}
+            admin[name] = secret.get("data") or {}
         home = self.teams_config.home.to_wire()
         return ServerInputs(
             username=self.user.name,
@@ -208,13 +225,19 @@ class TeamSpawner(KubeSpawner):
             except ValueError as e:
                 raise web.HTTPError(500, f"teamhub config for {self.user.name}: {e}") from e
             self._step(f"Preparing namespace {self.namespace}")
-            await provision.ensure(p.namespace)
+            fresh = await provision.ensure(p.namespace) == "created"
             self._step(
                 "Setting up identity (ServiceAccount, Role), credentials and "
                 f"{len(inputs.volumes)} team volume(s)"
             )
-            await provision.ensure_all(p.objects)
-            removed = await self._prune(p)
+            # Pruning only removes what the plan lacks, so it runs alongside the creates.
+            done = await asyncio.gather(
+                provision.ensure_all(p.objects), self._prune(p, fresh), return_exceptions=True
+            )
+            for result in done:
+                if isinstance(result, BaseException):
+                    raise result
+            removed = done[1]
             if removed:
                 self._step(f"Removed {len(removed)} object(s) from teams you left")
             self._plan = p
@@ -223,15 +246,23 @@ class TeamSpawner(KubeSpawner):
         finally:
             self._provisioned.set()
 
-    async def _prune(self, p: Plan) -> list[str]:
-        selector_parts = {
-            component: L.user_selector(self.user.name, component) for _, _, component in PRUNABLE
-        }
-        removed = []
-        for kind, namespaced, component in PRUNABLE:
-            existing = await provision.list_labelled(
-                kind, self.namespace if namespaced else "", selector_parts[component]
+    async def _prune(self, p: Plan, fresh_namespace: bool = False) -> list[str]:
+        """Delete the objects of :data:`PRUNABLE` kinds the plan no longer has. In a
+        namespace created by this start there is nothing to find but cluster-scoped PVs
+        (which can outlive a namespace)."""
+        kinds = [k for k in PRUNABLE if not (fresh_namespace and k[1])]
+        found = await asyncio.gather(
+            *(
+                provision.list_labelled(
+                    kind,
+                    self.namespace if namespaced else "",
+                    L.user_selector(self.user.name, component),
+                )
+                for kind, namespaced, component in kinds
             )
+        )
+        removed = []
+        for (kind, _, _), existing in zip(kinds, found, strict=True):
             for obj in stale(p.all(), existing):
                 m = obj["metadata"]
                 await provision.delete(kind, m.get("namespace", ""), m["name"])
@@ -282,12 +313,57 @@ class TeamSpawner(KubeSpawner):
         self._provisioned = asyncio.Event()
         return super().start()
 
+    async def _start(self) -> Any:
+        """KubeSpawner's start, served in arrival order, and undone when it fails.
+
+        JupyterHub calls ``stop()`` after a failed start only when ``poll()`` still finds
+        the pod, so a start that fails before or while creating its pod (or is cancelled
+        at ``start_timeout``) would leave the credential Secret behind: it is removed
+        here, with the pod if there is one. Data volumes stay, as after any stop.
+        """
+        provision.started_at(asyncio.get_running_loop().time())
+        try:
+            return await super()._start()
+        except (Exception, asyncio.CancelledError) as e:
+            await self._remove_after_failed_start(e)
+            if isinstance(e, ApiException):  # from KubeSpawner's part: creating the pod
+                raise web.HTTPError(
+                    500,
+                    f"Could not start {self.user.name}'s server: creating the notebook pod "
+                    f"{self.namespace}/{self.pod_name}: {provision.reason(e)}",
+                ) from e
+            raise
+
+    async def _remove_after_failed_start(self, error: BaseException) -> None:
+        try:
+            await provision.delete("Pod", self.namespace, self.pod_name, grace_seconds=0)
+            await provision.delete(
+                "Secret", self.namespace, credential_secret_name(self.name or "")
+            )
+        except Exception:  # the start's own error is the one to report
+            self.log.exception(
+                "Could not clean up after %s's failed start (%s); stopping the server "
+                "again removes what is left",
+                self.user.name,
+                provision.reason(error),
+            )
+
     # ------------------------------------------------------------ stop, refresh, delete
     async def stop(self, now: bool = False) -> None:
-        await super().stop(now=now)
-        # KubeSpawner also stops a leftover pod in the middle of a start (pod name taken);
-        # the credential Secret just made for the new pod must stay then.
-        if not self._spawn_pending:
+        """Delete the pod (KubeSpawner's stop, retried through transient API errors) and
+        the credential Secret."""
+        policy = provision.DEFAULT_RETRY
+        for attempt in range(policy.attempts):
+            try:
+                await super().stop(now=now)
+                break
+            except Exception as e:
+                if not provision.is_transient(e) or attempt == policy.attempts - 1:
+                    raise
+                await asyncio.sleep(policy.backoff(attempt))
+        # KubeSpawner also stops a leftover pod in the middle of a start (pod name taken):
+        # the credential Secret that start just made for its new pod must stay then.
+        if asyncio.current_task() is not self._start_future:
             await provision.delete(
                 "Secret", self.namespace, credential_secret_name(self.name or "")
             )

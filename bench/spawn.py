@@ -1,0 +1,250 @@
+#!/usr/bin/env python
+"""Spawn benchmark: TeamSpawner against plain KubeSpawner, 100 concurrent starts each.
+
+What a user waits for is time-to-ready: from ``start()`` being called until the pod is
+Running and the URL is returned. TeamSpawner does more than KubeSpawner before the pod
+(namespace, identity, credentials, volumes, network policy, quota), so this measures what
+that costs when many users start at once, e.g. at the beginning of a class or a workshop.
+
+Each phase runs on a fresh kubesim (instant kubelet), back to back so that a noisy machine
+affects both alike, with the hub side (the spawners, KubeSpawner's reflectors) in a
+separate process, as a hub would be. A phase:
+
+1. starts 10 users concurrently (this also starts KubeSpawner's reflectors, as the first
+   spawns after a hub start do), counts the watches the hub holds open, stops them;
+2. starts 100 other users concurrently (timed, counted), counts the watches again, and
+   stops them.
+
+    python bench/spawn.py [--users 100] [--rounds 1] [--profile DIR]
+
+Prints median and p95 time-to-ready for both spawners and their ratios, API requests per
+spawn by verb (kubesim's counters), the watches held at 10 and 100 users, whether any
+spawn polled (read the same object or list twice), and whether each target is met.
+``--profile DIR`` writes cProfile stats of the hub process and of kubesim for the
+timed stage of each phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import multiprocessing as mp
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from spawn_hub import HUB_NS, WARM_USERS, hub_process
+
+from kubesim.sim import KubeSim
+
+TARGET_MEDIAN, TARGET_P95 = 1.25, 1.5
+KINDS = ("kubespawner", "teamhub")
+
+
+# ============================================================================ kubesim side
+def start_sim(users: int) -> KubeSim:
+    per_node = users + WARM_USERS + 20
+    nodes = [
+        {"name": f"bench-node-{i}", "cpu": "1000", "memory": "4Ti", "pods": per_node}
+        for i in (1, 2)
+    ]
+    sim = KubeSim(kubelet="instant", nodes=nodes).start()
+    sim.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": HUB_NS}})
+    sim.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "vision-s3", "namespace": HUB_NS},
+            "stringData": {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s3cr3t"},
+        }
+    )
+    return sim
+
+
+def open_watches(sim: KubeSim) -> int:
+    """The watch streams open now. A reflector re-opens its watch every few seconds
+    (``timeoutSeconds``), so one sample can fall in that gap: the most seen over half a
+    second is what the hub holds."""
+    most = 0
+    for _ in range(10):
+        most = max(most, sim.call(sim.store.watcher_count))
+        time.sleep(0.05)
+    return most
+
+
+def run_phase(kind: str, users: int, profile_dir: Path | None, tag: str) -> dict:
+    sim = start_sim(users)
+    sim_prof = cProfile.Profile() if profile_dir else None
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            kubeconfig = str(sim.write_kubeconfig(Path(d) / "kubeconfig"))
+            hub_prof = str(profile_dir / f"hub-{kind}-{tag}.prof") if profile_dir else None
+            parent, child = mp.Pipe()
+            proc = mp.get_context("spawn").Process(
+                target=hub_process, args=(child, kubeconfig, kind, users, hub_prof)
+            )
+            proc.start()
+            child.close()
+            try:
+                while True:
+                    if not parent.poll(300):
+                        raise RuntimeError(f"{kind}: the hub process did not answer in 300 s")
+                    try:
+                        cmd, *rest = parent.recv()
+                    except EOFError:
+                        proc.join(5)
+                        raise RuntimeError(
+                            f"{kind}: the hub process died (exit code {proc.exitcode})"
+                        ) from None
+                    if cmd == "watches":
+                        parent.send(open_watches(sim))
+                    elif cmd == "cpu":  # CPU time of kubesim's thread (it serves everything)
+                        parent.send(sim.call(time.thread_time))
+                    elif cmd == "rv":  # every write kubesim stored, its controllers' too
+                        parent.send(sim.call(lambda: sim.store.rv))
+                    elif cmd == "reset":
+                        parent.send(sim.call(sim.counters.reset))
+                    elif cmd == "counters":
+                        parent.send(sim.call(lambda: dict(sim.counters.requests)))
+                    elif cmd == "profile":
+                        assert sim_prof is not None
+                        sim.call(sim_prof.enable if rest[0] else sim_prof.disable)
+                        parent.send(None)
+                    elif cmd == "done":
+                        result = rest[0]
+                        break
+                    else:
+                        raise RuntimeError(f"{kind}: hub process failed:\n{rest[0]}")
+            finally:
+                proc.join(30)
+                if proc.is_alive():
+                    proc.kill()
+        if sim_prof and profile_dir:
+            sim_prof.dump_stats(profile_dir / f"kubesim-{kind}-{tag}.prof")
+        return result
+    finally:
+        sim.stop()
+
+
+# ============================================================================ report
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank on the sorted values, no interpolation)."""
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * len(s) + 0.5) - 1))]
+
+
+def per_spawn_by_verb(counters: dict, users: int) -> dict[str, float]:
+    out: Counter[str] = Counter()
+    for (verb, _resource, _ns), n in counters.items():
+        out[verb] += n
+    return {v: n / users for v, n in sorted(out.items())}
+
+
+def per_spawn_by_resource(counters: dict, users: int) -> dict[str, float]:
+    out: Counter[str] = Counter()
+    for (verb, resource, _ns), n in counters.items():
+        out[f"{verb} {resource}"] += n
+    return {k: n / users for k, n in sorted(out.items())}
+
+
+def report_phase(r: dict, users: int) -> None:
+    t = r["times"]
+    print(f"--- {r['kind']}: {len(t)}/{users} ready in {r['wall']:.2f} s (all {users} concurrent)")
+    if t:
+        print(
+            f"  time-to-ready   median {statistics.median(t) * 1000:7.0f} ms   "
+            f"p95 {pct(t, 95) * 1000:7.0f} ms   max {max(t) * 1000:7.0f} ms"
+        )
+    w = r["warm_times"]
+    if w:
+        print(
+            f"  ({WARM_USERS} concurrent, first after hub start: "
+            f"median {statistics.median(w) * 1000:.0f} ms, max {max(w) * 1000:.0f} ms)"
+        )
+    print(
+        f"  CPU per spawn: hub {r['hub_cpu'] / users * 1000:.1f} ms, "
+        f"kubesim {r['sim_cpu'] / users * 1000:.1f} ms "
+        f"(kubesim busy {r['sim_cpu'] / r['wall']:.0%} of the {r['wall']:.1f} s); "
+        f"objects written per spawn (controllers' writes too) {r['writes'] / users:.1f}"
+    )
+    print(
+        "  median step times: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in r["steps"].items())
+    )
+    verbs = per_spawn_by_verb(r["counters"], users)
+    total = sum(verbs.values())
+    print(
+        f"  API requests per spawn {total:5.1f}: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in verbs.items())
+    )
+    detail = per_spawn_by_resource(r["counters"], users)
+    print("    " + ", ".join(f"{k} {v:.2f}" for k, v in detail.items()))
+    print(
+        f"  watches held by the hub: {r['watches_10']} at {WARM_USERS} users, "
+        f"{r['watches_100']} at {users} users, {r['watches_after']} after stopping all"
+    )
+    print(f"  stopping {len(t)} servers took {r['stop_wall']:.2f} s")
+    if r["polled"]:
+        print(f"  POLLING: {len(r['polled'])} repeated reads, e.g. {next(iter(r['polled']))}")
+    if r["errors"]:
+        user, err = next(iter(r["errors"].items()))
+        print(f"  {len(r['errors'])} FAILED, e.g. {user}: {err}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--users", type=int, default=100, help="concurrent spawns to time")
+    ap.add_argument("--rounds", type=int, default=1, help="KubeSpawner/TeamSpawner pairs")
+    ap.add_argument("--profile", type=Path, metavar="DIR", help="write cProfile stats here")
+    args = ap.parse_args(argv)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    print(f"spawn benchmark: {args.users} concurrent starts, kubesim instant kubelet")
+    rounds = []
+    for i in range(args.rounds):
+        pair = {}
+        for kind in KINDS:
+            pair[kind] = r = run_phase(kind, args.users, args.profile, str(i))
+            report_phase(r, args.users)
+        rounds.append(pair)
+
+    print("--- summary (TeamSpawner / KubeSpawner)")
+    ok = True
+    for i, pair in enumerate(rounds):
+        base, team = pair["kubespawner"]["times"], pair["teamhub"]["times"]
+        if not base or not team:
+            print(f"  round {i}: no spawn succeeded")
+            ok = False
+            continue
+        med = statistics.median(team) / statistics.median(base)
+        p95 = pct(team, 95) / pct(base, 95)
+        w = pair["teamhub"]
+        watches_equal = w["watches_10"] == w["watches_100"]
+        no_polling = not w["polled"] and not pair["kubespawner"]["polled"]
+        complete = len(w["times"]) == args.users
+        checks = [
+            (f"median ratio {med:.2f} <= {TARGET_MEDIAN}", med <= TARGET_MEDIAN),
+            (f"p95 ratio {p95:.2f} <= {TARGET_P95}", p95 <= TARGET_P95),
+            (
+                f"watches at {WARM_USERS} users == at {args.users} users "
+                f"({w['watches_10']} == {w['watches_100']})",
+                watches_equal,
+            ),
+            ("no polling requests", no_polling),
+            (f"all {args.users} TeamSpawner spawns succeeded", complete),
+        ]
+        label = f"round {i}: " if args.rounds > 1 else ""
+        for text, met in checks:
+            print(f"  {label}{text}: {'MET' if met else 'MISSED'}")
+            ok &= met
+    if args.profile:
+        print(f"--- profiles written to {args.profile} (hub-*.prof, kubesim-*.prof)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,331 @@
+"""The hub side of ``bench/spawn.py``, run in a process of its own as a hub would be.
+
+It starts users with TeamSpawner or plain KubeSpawner and reports back, through a pipe to
+the benchmark (which owns kubesim): each start's time-to-ready, the times of its steps,
+every API request it made (to find polling) and the watches it holds. What it records is
+hooked into KubeSpawner and kubernetes_asyncio here, so that the spawners under test run
+unmodified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import cProfile
+import itertools
+import os
+import statistics
+import time
+from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit
+
+HUB_NS = "hub"
+IMAGE = "quay.io/jupyter/minimal-notebook:2025-01-01"
+CMD = ["jupyterhub-singleuser"]
+WARM_USERS = 10
+
+#: A representative team: two team volumes, a global dataset, home, one credential, quota.
+TEAMS: dict[str, Any] = {
+    "namespacePrefix": "teamhub",
+    "home": {"size": "10Gi", "mountPath": "/home/jovyan"},
+    "globalVolumes": [
+        {
+            "name": "datasets",
+            "mountPath": "/data/public",
+            "source": {"nfs": {"server": "nfs.example.org", "path": "/exports/datasets"}},
+        }
+    ],
+    "profiles": [{"slug": "cpu", "displayName": "CPU notebook", "default": True}],
+    "teams": {
+        "vision": {
+            "groups": ["vision"],
+            "volumes": [
+                {
+                    "name": "data",
+                    "mountPath": "/teams/vision/data",
+                    "source": {
+                        "csi": {
+                            "driver": "nfs.csi.k8s.io",
+                            "volumeHandle": "nfs.example.org#/exports/vision",
+                            "volumeAttributes": {
+                                "server": "nfs.example.org",
+                                "share": "/exports/vision",
+                            },
+                        }
+                    },
+                },
+                {
+                    "name": "models",
+                    "mountPath": "/teams/vision/models",
+                    "readOnly": True,
+                    "source": {"nfs": {"server": "nfs.example.org", "path": "/exports/models"}},
+                },
+            ],
+            "credentials": [
+                {
+                    "name": "s3",
+                    "secretName": "vision-s3",
+                    "keys": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+                    "env": {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID"},
+                }
+            ],
+            "profiles": ["cpu"],
+            "images": ["quay.io/jupyter/*"],
+            "quota": {"cpu": "32", "memory": "128Gi", "pods": 50},
+        }
+    },
+}
+
+
+#: The user whose spawn (or stop) the current task works for: set before each start() and
+#: inherited by everything that task awaits, so each API request can be attributed.
+CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("user", default=None)
+#: (user, method, path, query) of every request the hub made, in order.
+REQUESTS: list[tuple[str | None, str, str, str]] = []
+#: user -> step -> perf_counter() when that step of the user's spawn happened.
+STEPS: dict[str, dict[str, float]] = {}
+#: "namespace/pod" -> user, to attribute what the pod reflector sees.
+PODS: dict[str, str] = {}
+
+
+def _step(user: str | None, step: str) -> None:
+    if user is not None:
+        STEPS.setdefault(user, {}).setdefault(step, time.perf_counter())
+
+
+class _SeenRunning(dict):
+    """The pod reflector's store: notes when each pod is first seen Running, which is
+    when its spawn could return at the earliest."""
+
+    def __setitem__(self, key: str, pod: dict) -> None:
+        if key in PODS and (pod.get("status") or {}).get("phase") == "Running":
+            _step(PODS[key], "running")
+        super().__setitem__(key, pod)
+
+
+def _record_steps() -> None:
+    """Timestamps of a spawn's steps: objects provisioned (the pod manifest is asked for),
+    pod created, pod seen Running by the reflector, start() returned."""
+    from kubespawner import KubeSpawner
+    from kubespawner.reflector import ResourceReflector
+    from kubespawner.spawner import PodReflector
+
+    get_manifest, create_pod = KubeSpawner.get_pod_manifest, KubeSpawner._make_create_pod_request
+
+    async def get_pod_manifest(self: Any) -> Any:
+        _step(CURRENT.get(), "provisioned")
+        PODS[f"{self.namespace}/{self.pod_name}"] = self.user.name
+        return await get_manifest(self)
+
+    async def make_create_pod_request(self: Any, *args: Any) -> Any:
+        ok = await create_pod(self, *args)
+        if ok:
+            _step(CURRENT.get(), "pod created")
+        return ok
+
+    KubeSpawner.get_pod_manifest = get_pod_manifest  # TeamSpawner's calls super()'s
+    KubeSpawner._make_create_pod_request = make_create_pod_request
+    list_and_update = ResourceReflector._list_and_update
+
+    async def _list_and_update(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # The shared reflectors' (re)lists are no spawn's, whichever spawn started them.
+        token = CURRENT.set(None)
+        try:
+            rv = await list_and_update(self, *args, **kwargs)
+        finally:
+            CURRENT.reset(token)
+        if isinstance(self, PodReflector):
+            self._trait_values["resources"] = _SeenRunning(self.resources)
+        return rv
+
+    ResourceReflector._list_and_update = _list_and_update
+
+
+def _record_requests() -> None:
+    """Record every request kubernetes_asyncio makes (to find polling: the same read twice
+    by one spawn). Watches are KubeSpawner's reflectors, not a spawn's; they are marked."""
+    from kubernetes_asyncio.client import rest
+
+    original = rest.RESTClientObject.request
+
+    async def request(self: Any, method: str, url: str, query_params: Any = None, **kw: Any):
+        params = dict(query_params or [])
+        for volatile in ("resourceVersion", "resourceVersionMatch", "timeoutSeconds"):
+            params.pop(volatile, None)
+        query = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+        REQUESTS.append((CURRENT.get(), method, urlsplit(url).path, query))
+        return await original(self, method, url, query_params=query_params, **kw)
+
+    rest.RESTClientObject.request = request
+
+
+class FakeUser:
+    """The parts of jupyterhub.user.User a spawner uses."""
+
+    def __init__(self, name: str, index: int) -> None:
+        from jupyterhub.objects import Server
+
+        self.name = name
+        self.id = index + 1
+        self.url = f"/user/{name}/"
+        self.server = Server(base_url=self.url)
+        self.groups: list[Any] = []
+        self.spawners: dict[str, Any] = {}
+        self.auth_state = {"access_token": f"oidc-{name}", "teamhub": {"groups": ["vision"]}}
+
+    async def get_auth_state(self) -> dict:
+        return self.auth_state
+
+
+def make_spawner(kind: str, name: str, index: int) -> Any:
+    from jupyterhub.objects import Hub
+    from kubespawner import KubeSpawner
+    from teamhub_spawner.spawner import TeamSpawner
+    from traitlets.config import Config
+
+    c = Config()
+    # Shared settings on KubeSpawner (TeamSpawner inherits them): same image, command and
+    # timeouts for both; both put each user in their own namespace.
+    c.KubeSpawner.image = IMAGE
+    c.KubeSpawner.cmd = CMD
+    c.KubeSpawner.start_timeout = 120
+    c.KubeSpawner.enable_user_namespaces = True
+    c.KubeSpawner.user_namespace_template = "plain-{username}"
+    c.TeamRegistry.teams = TEAMS
+    c.TeamSpawner.hub_namespace = HUB_NS
+    cls = TeamSpawner if kind == "teamhub" else KubeSpawner
+    sp = cls(hub=Hub(), user=FakeUser(name, index), config=c)
+    sp.api_token = f"hub-token-{name}"
+    sp.user_options = {}
+    return sp
+
+
+async def _timed_start(sp: Any, out: dict[str, float], errors: dict[str, str]) -> None:
+    CURRENT.set(sp.user.name)
+    t0 = time.perf_counter()
+    _step(sp.user.name, "start")
+    try:
+        await sp.start()
+        out[sp.user.name] = time.perf_counter() - t0
+        _step(sp.user.name, "ready")
+    except Exception as e:  # reported, not hidden
+        errors[sp.user.name] = _short(e)
+
+
+def _short(e: BaseException) -> str:
+    import json
+
+    body = getattr(e, "body", None)
+    if body:
+        try:
+            return f"{e.status}: {json.loads(body)['message']}"  # type: ignore[attr-defined]
+        except (ValueError, KeyError, TypeError):
+            pass
+    return f"{type(e).__name__}: {e}".replace("\n", " ")[:300]
+
+
+async def _stop(sp: Any) -> None:
+    CURRENT.set(sp.user.name)
+    await sp.stop(now=True)
+
+
+async def hub_side(conn: Any, kind: str, users: int, profile_path: str | None) -> dict:
+    import logging
+
+    # KubeSpawner logs whole pod manifests on errors; failures are summarised instead.
+    logging.basicConfig(level=logging.CRITICAL)
+    _record_steps()
+    loop = asyncio.get_running_loop()
+
+    async def ask(*msg: Any) -> Any:
+        conn.send(msg)
+        return await loop.run_in_executor(None, conn.recv)
+
+    # Stage 1: a few users; also starts KubeSpawner's shared reflectors.
+    warm = [make_spawner(kind, f"warm{i:03d}", i) for i in range(WARM_USERS)]
+    warm_times: dict[str, float] = {}
+    await asyncio.gather(*(_timed_start(sp, warm_times, {}) for sp in warm))
+    watches_10 = await ask("watches")
+    await asyncio.gather(*(_stop(sp) for sp in warm if sp.user.name in warm_times))
+
+    # Stage 2: the timed, counted, concurrent starts.
+    spawners = [make_spawner(kind, f"user{i:03d}", 1000 + i) for i in range(users)]
+    await ask("reset")
+    mark = len(REQUESTS)
+    prof = cProfile.Profile() if profile_path else None
+    if prof:
+        await ask("profile", True)
+        prof.enable()
+    times: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    sim_cpu0, rv0 = await ask("cpu"), await ask("rv")
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(_timed_start(sp, times, errors) for sp in spawners))
+    wall, hub_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    sim_cpu, writes = await ask("cpu") - sim_cpu0, await ask("rv") - rv0
+    if prof:
+        prof.disable()
+        prof.dump_stats(profile_path)
+        await ask("profile", False)
+    counters = await ask("counters")
+    watches_100 = await ask("watches")
+    timed_requests = REQUESTS[mark:]
+    t1 = time.perf_counter()
+    await asyncio.gather(*(_stop(sp) for sp in spawners if sp.user.name in times))
+    stop_wall = time.perf_counter() - t1
+    watches_after = await ask("watches")
+
+    # Polling: one spawn reading the same thing (object or list) more than once.
+    reads = Counter(
+        (user, path, query)
+        for user, method, path, query in timed_requests
+        if user is not None and method == "GET" and "watch=" not in query
+    )
+    polled = {f"{u}: GET {p}{'?' + q if q else ''} x{n}": n for (u, p, q), n in reads.items()}
+    polled = {k: n for k, n in polled.items() if n > 1}
+    return {
+        "kind": kind,
+        "times": list(times.values()),
+        "warm_times": list(warm_times.values()),
+        "errors": errors,
+        "wall": wall,
+        "hub_cpu": hub_cpu,
+        "sim_cpu": sim_cpu,
+        "writes": writes,
+        "stop_wall": stop_wall,
+        "counters": counters,
+        "watches_10": watches_10,
+        "watches_100": watches_100,
+        "watches_after": watches_after,
+        "polled": polled,
+        "steps": _median_steps([STEPS.get(sp.user.name, {}) for sp in spawners]),
+        "hub_requests": len(timed_requests),
+    }
+
+
+STEP_ORDER = ("start", "provisioned", "pod created", "running", "ready")
+
+
+def _median_steps(per_user: list[dict[str, float]]) -> dict[str, float]:
+    """Median time of each step since the previous one, over the users that completed."""
+    done = [u for u in per_user if all(k in u for k in STEP_ORDER)]
+    return {
+        f"{a} -> {b}": statistics.median(u[b] - u[a] for u in done) if done else float("nan")
+        for a, b in itertools.pairwise(STEP_ORDER)
+    }
+
+
+def hub_process(conn: Any, kubeconfig: str, kind: str, users: int, profile: str | None) -> None:
+    # kubernetes_asyncio reads $KUBECONFIG when it is imported: set it first.
+    os.environ["KUBECONFIG"] = kubeconfig
+    _record_requests()
+    try:
+        result = asyncio.run(hub_side(conn, kind, users, profile))
+        conn.send(("done", result))
+    except BaseException as e:  # report, don't hang the parent
+        import traceback
+
+        conn.send(("error", "".join(traceback.format_exception(e))))
+    finally:
+        conn.close()
