@@ -1,0 +1,56 @@
+/** Small pure helpers the views share: a job's phase, its age, its replica counts. */
+import type { Job, Phase } from '../api/types';
+
+/** The job's phase (a job listed without status is Pending until the server says more). */
+export function jobPhase(job: Job): Phase {
+  if (job.status) {
+    return job.status.phase;
+  }
+  return job.cancelled ? 'Cancelled' : 'Pending';
+}
+
+export function isFinished(job: Job): boolean {
+  const phase = jobPhase(job);
+  return phase === 'Succeeded' || phase === 'Failed' || phase === 'Cancelled';
+}
+
+/** `42s`, `5m`, `3h`, `2d` since `created` (an RFC 3339 time); `?` if unreadable. */
+export function formatAge(created: string, now: number = Date.now()): string {
+  const t = Date.parse(created);
+  if (Number.isNaN(t)) {
+    return '?';
+  }
+  const s = Math.max(0, Math.floor((now - t) / 1000));
+  if (s < 60) {
+    return `${s}s`;
+  }
+  const m = Math.floor(s / 60);
+  if (m < 60) {
+    return `${m}m`;
+  }
+  const h = Math.floor(m / 60);
+  if (h < 48) {
+    return `${h}h`;
+  }
+  return `${Math.floor(h / 24)}d`;
+}
+
+/** `ready/total` of the job's pods (`–` when the server did not say). */
+export function replicaCount(job: Job): string {
+  const s = job.status;
+  if (!s) {
+    return '–';
+  }
+  return `${s.ready}/${s.total}`;
+}
+
+/** The one-line explanation a badge's tooltip and the sidebar show (e.g. why Pending). */
+export function statusLine(job: Job): string {
+  const s = job.status;
+  const phase = jobPhase(job);
+  if (!s) {
+    return phase;
+  }
+  const why = s.reason ? `${s.reason}${s.message ? `: ${s.message}` : ''}` : (s.message ?? '');
+  return why ? `${phase} — ${why}` : phase;
+}

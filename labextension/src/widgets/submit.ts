@@ -1,0 +1,380 @@
+/**
+ * The submit form: backend, what to run, workers, processes per worker, cpu/memory/GPUs,
+ * image (the notebook's, or one the user's teams allow), env, queue, name and deadline.
+ * It checks only what it must to build a request (numbers are numbers, env lines are
+ * KEY=VALUE); the server validates the spec and its messages are shown beside the fields
+ * they name, so the rules live in one place (teamhub.jobs.spec).
+ */
+import { Widget } from '@lumino/widgets';
+
+import type { Capabilities, Environment, JobSpecInput } from '../api/types';
+import type { BackendName } from '../api/types';
+import { h, uniqueId } from './dom';
+
+/** The Kueue queue label (the spec's `labels`). */
+export const QUEUE_LABEL = 'kueue.x-k8s.io/queue-name';
+
+export type FormField =
+  | 'backend'
+  | 'program'
+  | 'workers'
+  | 'procs_per_worker'
+  | 'cpu'
+  | 'memory'
+  | 'gpus'
+  | 'image'
+  | 'env'
+  | 'queue'
+  | 'name'
+  | 'deadline';
+
+/** What the form holds, as text (so a re-shown form has exactly what the user typed). */
+export interface SubmitValues {
+  backend: string;
+  programKind: 'command' | 'script';
+  program: string;
+  workers: string;
+  procs_per_worker: string;
+  cpu: string;
+  memory: string;
+  gpus: string;
+  image: string;
+  env: string;
+  queue: string;
+  name: string;
+  deadline: string;
+}
+
+export function defaultValues(caps?: Capabilities | null, script?: string): SubmitValues {
+  return {
+    backend: caps?.defaults.backend ?? 'indexed',
+    programKind: script ? 'script' : 'command',
+    program: script ?? '',
+    workers: '2',
+    procs_per_worker: '1',
+    cpu: '',
+    memory: '',
+    gpus: '0',
+    image: '',
+    env: '',
+    queue: '',
+    name: '',
+    deadline: ''
+  };
+}
+
+/** Which form field shows a server problem about spec field `field` (`env.FOO` → env). */
+export function formFieldOf(field: string): FormField | null {
+  const top = field.split('.')[0] ?? '';
+  switch (top) {
+    case 'backend':
+    case 'workers':
+    case 'procs_per_worker':
+    case 'cpu':
+    case 'memory':
+    case 'gpus':
+    case 'image':
+    case 'env':
+    case 'name':
+    case 'deadline':
+      return top;
+    case 'script':
+    case 'source':
+    case 'command':
+    case 'working_dir':
+      return 'program';
+    case 'labels':
+      return 'queue';
+    case 'pods':
+      return 'workers';
+    default:
+      return null;
+  }
+}
+
+export type Problems = Partial<Record<FormField | '', string[]>>;
+
+/** Groups `{field, message}` problems by the form field showing them (`''`: the form). */
+export function problemsByField(errors: readonly { field: string; message: string }[]): Problems {
+  const out: Problems = {};
+  for (const e of errors) {
+    const f = formFieldOf(e.field);
+    const key = f ?? '';
+    const text = f === null && e.field ? `${e.field}: ${e.message}` : e.message;
+    (out[key] ??= []).push(text);
+  }
+  return out;
+}
+
+/**
+ * The request body for `values`, or the problems that keep one from being built (a number
+ * that is not one, an env line that is not KEY=VALUE). Empty fields are left out (the
+ * server's defaults apply).
+ */
+export function buildSpec(values: SubmitValues): { spec: JobSpecInput; problems: Problems } {
+  const spec: JobSpecInput = { backend: values.backend as BackendName };
+  const problems: Problems = {};
+  const add = (f: FormField, m: string) => (problems[f] ??= []).push(m);
+  const program = values.program.trim();
+  if (!program) {
+    add('program', values.programKind === 'script' ? 'give the path of a file to run' : 'give a command to run');
+  } else if (values.programKind === 'script') {
+    spec.script = program;
+  } else {
+    spec.command = program;
+  }
+  const whole = (f: 'workers' | 'procs_per_worker' | 'gpus' | 'deadline'): void => {
+    const raw = values[f].trim();
+    if (!raw) {
+      return;
+    }
+    if (!/^-?\d+$/.test(raw)) {
+      add(f, `must be a whole number (got ${JSON.stringify(raw)})`);
+      return;
+    }
+    spec[f] = Number(raw);
+  };
+  whole('workers');
+  whole('procs_per_worker');
+  whole('gpus');
+  whole('deadline');
+  for (const f of ['cpu', 'memory', 'image', 'name'] as const) {
+    const v = values[f].trim();
+    if (v) {
+      spec[f] = v;
+    }
+  }
+  const env: Record<string, string> = {};
+  values.env.split('\n').forEach((line, i) => {
+    if (!line.trim() || line.trim().startsWith('#')) {
+      return;
+    }
+    const eq = line.indexOf('=');
+    if (eq <= 0) {
+      add('env', `line ${i + 1}: write NAME=value (got ${JSON.stringify(line.trim())})`);
+      return;
+    }
+    env[line.slice(0, eq).trim()] = line.slice(eq + 1);
+  });
+  if (Object.keys(env).length) {
+    spec.env = env;
+  }
+  const queue = values.queue.trim();
+  if (queue) {
+    spec.labels = { [QUEUE_LABEL]: queue };
+  }
+  return { spec, problems };
+}
+
+/** Images the form offers: the notebook's own, then allowed patterns without wildcards. */
+export function imageChoices(env: Environment | null): { value: string; label: string }[] {
+  const out = [{ value: '', label: env ? `The notebook's image (${env.image})` : "The notebook's image" }];
+  for (const pattern of env?.images ?? []) {
+    if (!/[*?[]/.test(pattern) && pattern !== env?.image) {
+      out.push({ value: pattern, label: pattern });
+    }
+  }
+  return out;
+}
+
+interface FieldParts {
+  row: HTMLElement;
+  control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
+  error: HTMLElement;
+}
+
+/** The form (the body of the submit dialog). */
+export class SubmitForm extends Widget {
+  private readonly fields = new Map<FormField, FieldParts>();
+  private readonly general: HTMLElement;
+  private readonly kindSelect: HTMLSelectElement;
+
+  constructor(
+    values: SubmitValues,
+    readonly caps: Capabilities | null,
+    readonly env: Environment | null,
+    problems: Problems = {}
+  ) {
+    super();
+    this.addClass('teamhub-SubmitForm');
+    this.general = h('div', { class: 'teamhub-SubmitForm-general', role: 'alert' });
+    this.node.appendChild(this.general);
+
+    const backend = h(
+      'select',
+      { class: 'jp-mod-styled', on: { change: () => this.updateBackend() } },
+      ...(caps?.backends.length ? caps.backends : [{ name: 'indexed', available: true, needsOperator: false, kind: 'Job' }]).map(b =>
+        h(
+          'option',
+          { attrs: { value: b.name, selected: b.name === values.backend, disabled: b.available === false } },
+          `${b.name} (${b.kind})${b.available === false ? ' — not installed in this cluster' : ''}`
+        )
+      )
+    );
+    this.field('backend', 'Backend', backend, 'Indexed needs no operator; the others use the Kubeflow training operator.');
+
+    this.kindSelect = h(
+      'select',
+      { class: 'jp-mod-styled', attrs: { 'aria-label': 'What to run' } },
+      h('option', { attrs: { value: 'command', selected: values.programKind === 'command' } }, 'Command'),
+      h('option', { attrs: { value: 'script', selected: values.programKind === 'script' } }, 'Script file')
+    );
+    const program = h('input', {
+      class: 'jp-mod-styled',
+      attrs: { type: 'text', value: values.program, placeholder: 'python train.py --epochs 3', spellcheck: 'false' }
+    });
+    this.field('program', 'Run', program, 'A command line, or the path of a file in your home.', this.kindSelect);
+
+    const num = (v: string, min: number) =>
+      h('input', { class: 'jp-mod-styled', attrs: { type: 'number', min, step: 1, value: v, inputmode: 'numeric' } });
+    this.field('workers', 'Workers', num(values.workers, 1));
+    this.field('procs_per_worker', 'Processes per worker', num(values.procs_per_worker, 1));
+    const text = (v: string, placeholder: string) =>
+      h('input', { class: 'jp-mod-styled', attrs: { type: 'text', value: v, placeholder, spellcheck: 'false' } });
+    this.field('cpu', 'CPU per worker', text(values.cpu, 'e.g. 2 or 500m'));
+    this.field('memory', 'Memory per worker', text(values.memory, 'e.g. 4Gi'));
+    this.field('gpus', 'GPUs per worker', num(values.gpus, 0));
+
+    const images = imageChoices(env);
+    const known = images.some(i => i.value === values.image);
+    const image = h(
+      'select',
+      { class: 'jp-mod-styled' },
+      ...images.map(i => h('option', { attrs: { value: i.value, selected: i.value === values.image } }, i.label)),
+      !known && values.image ? h('option', { attrs: { value: values.image, selected: true } }, values.image) : null
+    );
+    const patterns = env?.images?.filter(p => /[*?[]/.test(p)) ?? [];
+    this.field(
+      'image',
+      'Image',
+      image,
+      env?.images === null || env?.images === undefined
+        ? 'Any image is allowed.'
+        : patterns.length
+          ? `Your teams also allow: ${patterns.join(', ')}`
+          : undefined
+    );
+    const envBox = h('textarea', {
+      class: 'jp-mod-styled',
+      attrs: { rows: 3, placeholder: 'NAME=value, one per line', spellcheck: 'false' }
+    });
+    envBox.value = values.env;
+    this.field('env', 'Environment', envBox, "Added to the notebook's environment, which jobs inherit.");
+    this.field('queue', 'Queue', text(values.queue, 'Kueue queue name (optional)'));
+    this.field('name', 'Name', text(values.name, 'generated if empty'));
+    this.field('deadline', 'Deadline (seconds)', num(values.deadline, 1));
+    this.showProblems(problems);
+    this.updateBackend();
+  }
+
+  /** What the form holds now. */
+  getValue(): SubmitValues {
+    // A disabled field (an option the backend cannot honour) is left out of the request.
+    const v = (f: FormField) => {
+      const c = this.fields.get(f)?.control;
+      return !c || c.disabled ? '' : c.value;
+    };
+    return {
+      backend: v('backend'),
+      programKind: this.kindSelect.value === 'script' ? 'script' : 'command',
+      program: v('program'),
+      workers: v('workers'),
+      procs_per_worker: v('procs_per_worker'),
+      cpu: v('cpu'),
+      memory: v('memory'),
+      gpus: v('gpus'),
+      image: v('image'),
+      env: v('env'),
+      queue: v('queue'),
+      name: v('name'),
+      deadline: v('deadline')
+    };
+  }
+
+  /** The control of a field (tests fill the form through these). */
+  control(field: FormField): HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement {
+    const parts = this.fields.get(field);
+    if (!parts) {
+      throw new Error(`no field ${field}`);
+    }
+    return parts.control;
+  }
+
+  /** The message shown beside a field ('' if none). */
+  problemText(field: FormField | ''): string {
+    if (field === '') {
+      return this.general.textContent ?? '';
+    }
+    return this.fields.get(field)?.error.textContent ?? '';
+  }
+
+  /** Shows problems beside their fields (replacing earlier ones); focuses the first. */
+  showProblems(problems: Problems): void {
+    this.general.textContent = (problems[''] ?? []).join('\n');
+    this.general.hidden = !problems['']?.length;
+    let first: HTMLElement | null = null;
+    for (const [name, parts] of this.fields) {
+      const list = problems[name] ?? [];
+      parts.error.textContent = list.join('; ');
+      parts.error.hidden = !list.length;
+      parts.row.classList.toggle('teamhub-mod-invalid', list.length > 0);
+      if (list.length) {
+        parts.control.setAttribute('aria-invalid', 'true');
+        first ??= parts.control;
+      } else {
+        parts.control.removeAttribute('aria-invalid');
+      }
+    }
+    if (first) {
+      const target = first;
+      setTimeout(() => target.focus(), 0);
+    }
+  }
+
+  private field(
+    name: FormField,
+    label: string,
+    control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement,
+    help?: string,
+    before?: HTMLElement
+  ): void {
+    const id = uniqueId(`teamhub-submit-${name}`);
+    const errorId = `${id}-error`;
+    const helpId = `${id}-help`;
+    control.id = id;
+    control.setAttribute('name', name);
+    control.setAttribute('aria-describedby', help ? `${errorId} ${helpId}` : errorId);
+    const error = h('div', { id: errorId, class: 'teamhub-SubmitForm-error', attrs: { 'aria-live': 'polite' } });
+    error.hidden = true;
+    const row = h(
+      'div',
+      { class: `teamhub-SubmitForm-row teamhub-SubmitForm-${name}` },
+      h('label', { attrs: { for: id } }, label),
+      h('div', { class: 'teamhub-SubmitForm-control' }, before ?? null, control),
+      help ? h('div', { id: helpId, class: 'teamhub-SubmitForm-help' }, help) : null,
+      error
+    );
+    this.fields.set(name, { row, control, error });
+    this.node.appendChild(row);
+  }
+
+  /** Disables what the chosen backend cannot honour (the server refuses it anyway). */
+  private updateBackend(): void {
+    const name = this.fields.get('backend')?.control.value;
+    const info = this.caps?.backends.find(b => b.name === name);
+    const procs = this.fields.get('procs_per_worker')?.control;
+    const gpus = this.fields.get('gpus')?.control;
+    const workers = this.fields.get('workers')?.control;
+    if (procs) {
+      procs.disabled = info ? !info.procsPerWorker : false;
+    }
+    if (gpus) {
+      gpus.disabled = info ? !info.gpus : false;
+    }
+    if (workers && info?.maxWorkers) {
+      workers.setAttribute('max', String(info.maxWorkers));
+    } else {
+      workers?.removeAttribute('max');
+    }
+  }
+}

@@ -1,0 +1,430 @@
+import { Widget } from '@lumino/widgets';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import { TeamhubClient } from '../src/api/client';
+import type { Capabilities, Environment, Job } from '../src/api/types';
+import { JobsStore } from '../src/stores/jobs';
+import { JobDetail } from '../src/widgets/detail';
+import { JobsSidebar } from '../src/widgets/sidebar';
+import { QUEUE_LABEL, SubmitForm, buildSpec, defaultValues, imageChoices, problemsByField } from '../src/widgets/submit';
+import type { SubmitValues } from '../src/widgets/submit';
+import { submitFlow } from '../src/widgets/submitflow';
+import { TeamPanel } from '../src/widgets/team';
+import { fakeServer, job, json, settle, status, textStream } from './helpers';
+
+const poll = { interval: 1000, maxInterval: 4000, backoff: 2 };
+const NOW = Date.parse('2025-01-01T12:05:00Z');
+
+afterEach(() => {
+  document.body.replaceChildren();
+});
+
+const caps: Capabilities = {
+  backends: [
+    { name: 'indexed', apiVersion: 'batch/v1', kind: 'Job', creates: ['Job', 'Service'], needsOperator: false, available: true, procsPerWorker: true, gpus: true, chief: false, maxWorkers: null, reservedEnv: [], reservedEnvPrefixes: [] },
+    { name: 'mpi', apiVersion: 'kubeflow.org/v1', kind: 'MPIJob', creates: ['MPIJob'], needsOperator: true, available: true, procsPerWorker: false, gpus: true, chief: false, maxWorkers: null, reservedEnv: [], reservedEnvPrefixes: [] },
+    { name: 'tf', apiVersion: 'kubeflow.org/v1', kind: 'TFJob', creates: ['TFJob'], needsOperator: true, available: false, procsPerWorker: true, gpus: true, chief: true, maxWorkers: null, reservedEnv: [], reservedEnvPrefixes: [] }
+  ],
+  defaults: { backend: 'indexed', image: 'quay.io/jupyter/scipy-notebook:2025-01-01' },
+  specSchema: {}
+};
+
+const env: Environment = {
+  username: 'alice@example.org',
+  namespace: 'teamhub-alice',
+  pod: 'jupyter-alice',
+  image: 'quay.io/jupyter/scipy-notebook:2025-01-01',
+  workingDir: '/home/jovyan',
+  teams: ['vision', 'nlp'],
+  volumes: [
+    { name: 'vision-data', scope: 'vision', mountPath: '/teams/vision/data', readOnly: false },
+    { name: 'imagenet', scope: 'global', mountPath: '/datasets/imagenet', readOnly: true, capacity: '1Ti' }
+  ],
+  mounts: [],
+  credentials: [{ name: 'wandb', team: 'vision', mountPath: '/var/run/teamhub/credentials/wandb', keys: ['api-key'], env: ['WANDB_API_KEY'] }],
+  env: ['TEAMHUB_TEAMS'],
+  profiles: ['cpu-small', 'gpu-a100'],
+  images: ['quay.io/jupyter/pytorch-notebook:2025-01-01', 'ghcr.io/acme/*'],
+  quota: { cpu: '16', memory: '64Gi', gpus: '2', pods: null }
+};
+
+function sidebarWith(jobs: () => Job[]) {
+  const server = fakeServer(call => {
+    if (call.path === 'jobs' && call.method === 'GET') {
+      return json({ jobs: jobs() });
+    }
+    if (call.method === 'DELETE') {
+      return new Response(null, { status: 204 });
+    }
+    return json(job('x', 'Cancelled'));
+  });
+  const store = new JobsStore(new TeamhubClient(server.fetcher), poll);
+  const openJob = vi.fn();
+  const confirm = vi.fn(() => Promise.resolve(true));
+  const showError = vi.fn();
+  const sidebar = new JobsSidebar({ store, openJob, confirm, showError, submit: vi.fn(), now: () => NOW });
+  return { sidebar, store, server, openJob, confirm, showError };
+}
+
+describe('JobsSidebar', () => {
+  it('lists jobs with backend, age, ready/total and a badge; a pending job says why', async () => {
+    const { sidebar, store } = sidebarWith(() => [
+      job('bert', 'Running'),
+      job('big', 'Pending', {
+        status: status('Pending', { reason: 'Unschedulable', message: 'worker-0: unschedulable: 0/1 nodes have 8 free nvidia.com/gpu' })
+      }),
+      job('<img src=x onerror=alert(1)>', 'Succeeded')
+    ]);
+    Widget.attach(sidebar, document.body);
+    await store.refresh();
+    const items = sidebar.node.querySelectorAll('.teamhub-JobsSidebar-item');
+    expect(items).toHaveLength(3);
+    const first = items[0]!;
+    expect(first.querySelector('.teamhub-JobsSidebar-backend')!.textContent).toBe('pytorch');
+    expect(first.querySelector('.teamhub-JobsSidebar-age')!.textContent).toBe('5m');
+    expect(first.querySelector('.teamhub-JobsSidebar-replicas')!.textContent).toBe('2/2 ready');
+    expect(first.querySelector('.teamhub-badge')!.textContent).toBe('Running');
+    const pending = items[1]!;
+    expect(pending.querySelector('.teamhub-badge')!.textContent).toBe('Pending: Unschedulable');
+    expect(pending.querySelector('.teamhub-badge-pending')).not.toBeNull();
+    expect(pending.querySelector('.teamhub-JobsSidebar-why')!.textContent).toMatch(/8 free nvidia.com\/gpu/);
+    // A name is text, never markup.
+    expect(items[2]!.querySelector('img')).toBeNull();
+    expect(items[2]!.querySelector('.teamhub-JobsSidebar-name')!.textContent).toBe('<img src=x onerror=alert(1)>');
+    // Finished jobs cannot be cancelled.
+    expect(items[2]!.querySelector<HTMLButtonElement>('.teamhub-action-cancel')!.disabled).toBe(true);
+    sidebar.dispose();
+    store.dispose();
+  });
+
+  it('polls only while shown', async () => {
+    vi.useFakeTimers();
+    try {
+      const { sidebar, store, server } = sidebarWith(() => [job('a')]);
+      Widget.attach(sidebar, document.body);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(server.calls).toHaveLength(1);
+      sidebar.hide();
+      await vi.advanceTimersByTimeAsync(60000);
+      expect(server.calls).toHaveLength(1);
+      sidebar.show();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(server.calls).toHaveLength(2);
+      sidebar.dispose();
+      store.dispose();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('filters by search text and phase chips', async () => {
+    const { sidebar, store } = sidebarWith(() => [job('alpha', 'Running'), job('beta', 'Failed'), job('gamma', 'Pending')]);
+    Widget.attach(sidebar, document.body);
+    await store.refresh();
+    const search = sidebar.node.querySelector<HTMLInputElement>('input[type=search]')!;
+    expect(search.getAttribute('aria-label')).toBe('Search jobs');
+    search.value = 'ta';
+    search.dispatchEvent(new Event('input'));
+    const names = () => [...sidebar.node.querySelectorAll('.teamhub-JobsSidebar-name')].map(n => n.textContent);
+    expect(names()).toEqual(['beta']);
+    search.value = '';
+    search.dispatchEvent(new Event('input'));
+    const chip = [...sidebar.node.querySelectorAll<HTMLButtonElement>('.teamhub-chip')].find(c => c.textContent === 'Pending')!;
+    chip.click();
+    expect(chip.getAttribute('aria-pressed')).toBe('true');
+    expect(names()).toEqual(['gamma']);
+    search.value = 'nothing-like-this';
+    search.dispatchEvent(new Event('input'));
+    expect(sidebar.node.querySelector('.teamhub-JobsSidebar-status')!.textContent).toBe('No job matches the filter.');
+    sidebar.dispose();
+    store.dispose();
+  });
+
+  it('cancels after confirming, deletes, and opens logs', async () => {
+    let jobs = [job('train', 'Running')];
+    const { sidebar, store, server, openJob, confirm } = sidebarWith(() => jobs);
+    Widget.attach(sidebar, document.body);
+    await store.refresh();
+    const button = (cls: string) => sidebar.node.querySelector<HTMLButtonElement>(`.teamhub-action-${cls}`)!;
+    expect(button('cancel').getAttribute('aria-label')).toBe('Cancel job train');
+    button('logs').click();
+    expect(openJob).toHaveBeenCalledWith('train');
+    button('cancel').click();
+    await settle(20);
+    expect(confirm).toHaveBeenCalledTimes(1);
+    expect(server.calls.some(c => c.method === 'POST' && c.path === 'jobs/train/cancel')).toBe(true);
+    jobs = [];
+    button('delete').click();
+    await settle(20);
+    expect(server.calls.some(c => c.method === 'DELETE' && c.path === 'jobs/train')).toBe(true);
+    expect(sidebar.node.querySelectorAll('.teamhub-JobsSidebar-item')).toHaveLength(0);
+    sidebar.dispose();
+    store.dispose();
+  });
+
+  it('does nothing when the user does not confirm, and shows action errors', async () => {
+    const server = fakeServer(call =>
+      call.method === 'GET' ? json({ jobs: [job('t')] }) : json({ message: 'the Kubernetes API refused', reason: 'KubernetesApiError' }, 502)
+    );
+    const store = new JobsStore(new TeamhubClient(server.fetcher), poll);
+    const confirm = vi.fn().mockResolvedValueOnce(false).mockResolvedValueOnce(true);
+    const showError = vi.fn();
+    const sidebar = new JobsSidebar({ store, openJob: vi.fn(), confirm, showError });
+    Widget.attach(sidebar, document.body);
+    await store.refresh();
+    sidebar.node.querySelector<HTMLButtonElement>('.teamhub-action-cancel')!.click();
+    await settle(20);
+    expect(server.calls.filter(c => c.method === 'POST')).toHaveLength(0);
+    sidebar.node.querySelector<HTMLButtonElement>('.teamhub-action-cancel')!.click();
+    await settle(20);
+    expect(showError).toHaveBeenCalledWith('Could not cancel t', expect.objectContaining({ message: 'the Kubernetes API refused' }));
+    sidebar.dispose();
+    store.dispose();
+  });
+
+  it('shows a listing error as an alert', async () => {
+    const server = fakeServer(() => json({ message: 'this server cannot run jobs: not a teamhub pod' }, 503));
+    const store = new JobsStore(new TeamhubClient(server.fetcher), poll);
+    const sidebar = new JobsSidebar({ store, openJob: vi.fn(), confirm: vi.fn(), showError: vi.fn() });
+    await store.refresh().catch(() => undefined);
+    const status = sidebar.node.querySelector('.teamhub-JobsSidebar-status')!;
+    expect(status.getAttribute('role')).toBe('alert');
+    expect(status.textContent).toBe('Could not list jobs: this server cannot run jobs: not a teamhub pod');
+    sidebar.dispose();
+    store.dispose();
+  });
+});
+
+describe('submit form', () => {
+  const values = (over: Partial<SubmitValues> = {}): SubmitValues => ({ ...defaultValues(caps), program: 'python train.py', ...over });
+
+  it('builds the request body with JobSpec field names, leaving empty fields out', () => {
+    const { spec, problems } = buildSpec(
+      values({ workers: '4', procs_per_worker: '2', gpus: '1', cpu: '2', memory: '8Gi', env: 'A=1\n# comment\nB=x=y\n', queue: 'team-a', deadline: '3600' })
+    );
+    expect(problems).toEqual({});
+    expect(spec).toEqual({
+      backend: 'indexed',
+      command: 'python train.py',
+      workers: 4,
+      procs_per_worker: 2,
+      gpus: 1,
+      cpu: '2',
+      memory: '8Gi',
+      env: { A: '1', B: 'x=y' },
+      labels: { [QUEUE_LABEL]: 'team-a' },
+      deadline: 3600
+    });
+    expect(buildSpec(values({ programKind: 'script', program: 'train.py' })).spec.script).toBe('train.py');
+  });
+
+  it('reports what cannot be sent at all (not numbers, env lines, nothing to run)', () => {
+    const { problems } = buildSpec(values({ program: ' ', workers: 'two', env: 'NOEQUALS' }));
+    expect(problems.program).toEqual(['give a command to run']);
+    expect(problems.workers).toEqual(['must be a whole number (got "two")']);
+    expect(problems.env?.[0]).toMatch(/line 1: write NAME=value/);
+    // Negative numbers go to the server, whose message is the one shown.
+    expect(buildSpec(values({ workers: '-1' })).spec.workers).toBe(-1);
+  });
+
+  it('maps server fields to form fields', () => {
+    expect(
+      problemsByField([
+        { field: 'workers', message: 'must be at least 1 (got 0)' },
+        { field: 'env.1X', message: 'bad name' },
+        { field: 'labels', message: 'bad queue' },
+        { field: 'command', message: 'empty' },
+        { field: 'mystery', message: 'huh' },
+        { field: '', message: 'whole request' }
+      ])
+    ).toEqual({
+      workers: ['must be at least 1 (got 0)'],
+      env: ['bad name'],
+      queue: ['bad queue'],
+      program: ['empty'],
+      '': ['mystery: huh', 'whole request']
+    });
+  });
+
+  it('offers the notebook image and allowed images, and disables what a backend cannot do', () => {
+    expect(imageChoices(env).map(i => i.value)).toEqual(['', 'quay.io/jupyter/pytorch-notebook:2025-01-01']);
+    const form = new SubmitForm(values(), caps, env);
+    Widget.attach(form, document.body);
+    const backend = form.control('backend') as HTMLSelectElement;
+    expect([...backend.options].map(o => [o.value, o.disabled])).toEqual([
+      ['indexed', false],
+      ['mpi', false],
+      ['tf', true]
+    ]);
+    backend.value = 'mpi';
+    backend.dispatchEvent(new Event('change'));
+    expect(form.control('procs_per_worker').disabled).toBe(true);
+    expect(form.getValue().procs_per_worker).toBe('');
+    expect(form.node.textContent).toContain('Your teams also allow: ghcr.io/acme/*');
+    // Every control has a label and a description slot for errors.
+    for (const c of form.node.querySelectorAll('input, select, textarea')) {
+      const labelled = form.node.querySelector(`label[for="${c.id}"]`) ?? c.getAttribute('aria-label');
+      expect(labelled).toBeTruthy();
+    }
+    form.dispose();
+  });
+
+  it('shows server messages beside their fields and keeps what the user typed', async () => {
+    const server = fakeServer(call => {
+      const body = call.body as { workers: number; gpus?: number };
+      if (body.workers < 1) {
+        return json({ message: 'workers: must be at least 1 (got 0)', reason: 'InvalidJobSpec', errors: [{ field: 'workers', message: 'must be at least 1 (got 0)' }] }, 400);
+      }
+      if ((body.gpus ?? 0) > 2) {
+        return json({ message: 'quota', reason: 'QuotaExceeded', errors: [{ field: 'gpus', message: '4 GPUs exceed your quota of 2' }] }, 422);
+      }
+      return json(job('made'), 201);
+    });
+    const client = new TeamhubClient(server.fetcher);
+    const seen: { workers: string; workersError: string; gpusError: string; invalid: string | null }[] = [];
+    const answers: ((form: SubmitForm) => SubmitValues)[] = [
+      form => ({ ...form.getValue(), program: 'python train.py', workers: '0' }),
+      form => ({ ...form.getValue(), workers: '2', gpus: '4' }),
+      form => ({ ...form.getValue(), gpus: '1' })
+    ];
+    const result = await submitFlow(client, caps, env, defaultValues(caps), form => {
+      seen.push({
+        workers: form.getValue().workers,
+        workersError: form.problemText('workers'),
+        gpusError: form.problemText('gpus'),
+        invalid: form.control('workers').getAttribute('aria-invalid')
+      });
+      const answer = answers.shift();
+      return Promise.resolve(answer ? answer(form) : null);
+    });
+    expect(result?.name).toBe('made');
+    expect(seen).toEqual([
+      { workers: '2', workersError: '', gpusError: '', invalid: null },
+      { workers: '0', workersError: 'must be at least 1 (got 0)', gpusError: '', invalid: 'true' },
+      { workers: '2', workersError: '', gpusError: '4 GPUs exceed your quota of 2', invalid: null }
+    ]);
+    expect(server.calls).toHaveLength(3);
+  });
+
+  it('shows an error without fields at the top, and stops on Cancel', async () => {
+    const server = fakeServer(() => json({ message: "backend 'mpi' needs the Kubeflow training operator", reason: 'BackendUnavailable' }, 422));
+    const texts: string[] = [];
+    let n = 0;
+    const result = await submitFlow(new TeamhubClient(server.fetcher), caps, env, { ...defaultValues(caps), program: 'x' }, form => {
+      texts.push(form.problemText(''));
+      return Promise.resolve(n++ === 0 ? form.getValue() : null);
+    });
+    expect(result).toBeNull();
+    expect(texts).toEqual(['', "backend 'mpi' needs the Kubeflow training operator"]);
+  });
+});
+
+describe('TeamPanel', () => {
+  it('shows teams, volumes, credential names and quota', async () => {
+    const { fetcher } = fakeServer(() => json(env));
+    const panel = new TeamPanel(new TeamhubClient(fetcher));
+    Widget.attach(panel, document.body);
+    await settle(20);
+    const text = panel.node.textContent ?? '';
+    expect(text).toContain('vision');
+    expect(text).toContain('/datasets/imagenet imagenet (global) read-only');
+    expect(text).toContain('/teams/vision/data vision-data (vision) read-write');
+    expect(text).toContain('wandb (vision) files in /var/run/teamhub/credentials/wandb: api-key · env WANDB_API_KEY');
+    const quota = [...panel.node.querySelectorAll('.teamhub-TeamPanel-quota tbody tr')].map(r => r.textContent);
+    expect(quota).toEqual(['CPU16', 'Memory64Gi', 'GPUs2', 'Podsno limit']);
+    panel.dispose();
+  });
+
+  it('reports an error', async () => {
+    const { fetcher } = fakeServer(() => json({ message: 'this server cannot run jobs' }, 503));
+    const panel = new TeamPanel(new TeamhubClient(fetcher));
+    await panel.refresh();
+    expect(panel.node.querySelector('[role=alert]')!.textContent).toBe('Could not read your environment: this server cannot run jobs');
+    panel.dispose();
+  });
+});
+
+describe('JobDetail', () => {
+  function detailServer() {
+    const streams: ReturnType<typeof textStream>[] = [];
+    const server = fakeServer(call => {
+      if (call.path.startsWith('jobs/train/logs')) {
+        const s = textStream();
+        streams.push(s);
+        return s.response;
+      }
+      if (call.path === 'jobs/train/events') {
+        return json({
+          events: [
+            { time: '2025-01-01T12:00:01Z', type: 'Warning', reason: 'FailedScheduling', message: '0/1 nodes available', object: 'Pod/train-worker-1', replica: 'worker-1', count: 3, explanation: 'unschedulable: no node can run this pod now' }
+          ]
+        });
+      }
+      return json(
+        job('train', 'Running', {
+          pods: [
+            { name: 'train-master-0', replica: 'master-0', role: 'master', index: 0, rank: 0, phase: 'Running', ready: true, restarts: 0, created: '2025-01-01T12:00:00Z' },
+            { name: 'train-worker-0', replica: 'worker-0', role: 'worker', index: 0, rank: 1, phase: 'Pending', ready: false, restarts: 0, created: '2025-01-01T12:00:00Z', reason: 'Unschedulable' }
+          ]
+        })
+      );
+    });
+    return { server, streams };
+  }
+
+  it('shows status, events with explanations, and a tab per rank plus merged', async () => {
+    const { server, streams } = detailServer();
+    const detail = new JobDetail({ client: new TeamhubClient(server.fetcher), name: 'train', poll });
+    Widget.attach(detail, document.body);
+    await detail.refresh();
+    await settle(10);
+    expect(detail.node.querySelector('.teamhub-badge')!.textContent).toBe('Running');
+    const event = detail.node.querySelector('.teamhub-event-warning')!;
+    expect(event.textContent).toContain('FailedScheduling');
+    expect(event.querySelector('.teamhub-event-why')!.textContent).toBe('unschedulable: no node can run this pod now');
+    expect(detail.node.querySelector('details')!.hasAttribute('open')).toBe(true);
+    const tabs = [...detail.node.querySelectorAll<HTMLButtonElement>('[role=tab]')];
+    expect(tabs.map(t => t.textContent)).toEqual(['All ranks', 'master-0', 'worker-0']);
+    expect(tabs[0]!.getAttribute('aria-selected')).toBe('true');
+    // The merged stream was opened, following, with the default tail.
+    expect(server.calls.find(c => c.path.includes('/logs'))!.path).toBe('jobs/train/logs?follow=true&prefix=true&tail=1000');
+    streams[0]!.push('[master-0] hello <script>x</script>\n[worker-0] hi\n');
+    await settle(10);
+    await new Promise(r => setTimeout(r, 0));
+    detail.logView.flush();
+    expect(detail.model.length).toBe(2);
+    expect(detail.logView.node.querySelector('script')).toBeNull();
+    // A rank's tab opens that rank's stream only (no prefix), aborting the merged one.
+    tabs[2]!.click();
+    expect(server.calls.filter(c => c.path.includes('/logs')).map(c => c.path)).toEqual([
+      'jobs/train/logs?follow=true&prefix=true&tail=1000',
+      'jobs/train/logs?replica=worker-0&follow=true&prefix=false&tail=1000'
+    ]);
+    expect(server.calls.find(c => c.path.includes('prefix=true'))!.signal!.aborted).toBe(true);
+    expect(detail.model.length).toBe(0);
+    // Arrow keys move between tabs.
+    const selected = detail.node.querySelector<HTMLButtonElement>('[role=tab][aria-selected=true]')!;
+    selected.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowLeft' }));
+    expect(detail.selectedReplica).toBe('master-0');
+    detail.dispose();
+  });
+
+  it('re-opens the stream when follow or tail change', async () => {
+    const { server } = detailServer();
+    const detail = new JobDetail({ client: new TeamhubClient(server.fetcher), name: 'train', poll });
+    Widget.attach(detail, document.body);
+    await settle(5);
+    const follow = detail.node.querySelector<HTMLInputElement>('input[type=checkbox]')!;
+    follow.checked = false;
+    follow.dispatchEvent(new Event('change'));
+    const tail = detail.node.querySelector<HTMLSelectElement>('select')!;
+    tail.value = '0';
+    tail.dispatchEvent(new Event('change'));
+    expect(server.calls.filter(c => c.path.includes('/logs')).map(c => c.path)).toEqual([
+      'jobs/train/logs?follow=true&prefix=true&tail=1000',
+      'jobs/train/logs?follow=false&prefix=true&tail=1000',
+      'jobs/train/logs?follow=false&prefix=true'
+    ]);
+    detail.dispose();
+  });
+});
