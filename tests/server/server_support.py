@@ -1,0 +1,111 @@
+"""Helpers for the server-extension tests: calling the REST API through pytest-jupyter's
+``jp_fetch`` without raising on error statuses, waiting on it, and a process-kubelet
+kubesim with alice's notebook whose mounts are under a temporary directory (job pods run
+as real processes there)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubesim.sim import KubeSim
+from tests.hub.teams_fixtures import base
+from tests.jobs.jobs_support import notebook, provision
+
+needs_process_kubelet = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None,
+    reason="job pods mount the notebook's volumes at their paths: needs kubesim's namespaces",
+)
+
+
+@dataclass
+class Reply:
+    code: int
+    headers: Any
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+async def call(
+    jp_fetch: Any,
+    method: str,
+    *path: str,
+    body: Any = None,
+    params: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Reply:
+    """``METHOD /user/alice/teamhub/api/<path>``; the reply whatever its status."""
+    if body is None and method in ("POST", "PUT", "PATCH"):
+        body = b""
+    elif body is not None and not isinstance(body, str | bytes):
+        body = json.dumps(body)
+    r = await jp_fetch(
+        "teamhub",
+        "api",
+        *path,
+        method=method,
+        body=body,
+        params=params,
+        raise_error=False,
+        **kwargs,
+    )
+    return Reply(r.code, r.headers, r.body or b"")
+
+
+async def until(fn: Any, timeout: float = 20.0, what: str = "condition") -> Any:
+    """Await ``fn()`` until it returns something truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        got = await fn()
+        if got:
+            return got
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what} (last: {got!r})")
+        await asyncio.sleep(0.05)
+
+
+async def job_phase(jp_fetch: Any, name: str) -> dict[str, Any]:
+    r = await call(jp_fetch, "GET", "jobs", name)
+    assert r.code == 200, r.text
+    return r.json
+
+
+def mount_config(root: Path) -> dict[str, Any]:
+    """The base teams config with every mount path under ``root`` (the process kubelet
+    mounts volumes at their real paths)."""
+    cfg = base()
+    cfg["home"]["mountPath"] = str(root / "home")
+    cfg["globalVolumes"][0]["mountPath"] = str(root / "public")
+    vision = cfg["teams"]["vision"]
+    vision["volumes"][0]["mountPath"] = str(root / "team-data")
+    vision["volumes"][1]["mountPath"] = str(root / "team-models")
+    vision["credentials"][0]["mountPath"] = str(root / "creds" / "s3")
+    return cfg
+
+
+def process_notebook(sim: KubeSim, tmp_path: Path) -> Path:
+    """alice's notebook in a process-kubelet kubesim (the pod itself sleeps); a
+    kubeconfig acting as its ServiceAccount."""
+    root = tmp_path / "mnt"
+    nb = notebook(
+        config=mount_config(root),
+        tokens_dir=str(root / "tokens"),
+        cmd=["sleep", "3600"],
+        working_dir=str(root / "home"),
+    )
+    return provision(sim, nb, tmp_path)
