@@ -148,9 +148,10 @@ class KubeJobsBackend:
 
         if self._log_api is None:
             jobs = await self.client()
-            cfg = copy.deepcopy(jobs.kube.api_client.configuration)
-            cfg.connection_pool_maxsize = self.log_connections
-            self._log_api = k8s.ApiClient(cfg)
+            if self._log_api is None:  # checked again after the await: one pool, never two
+                cfg = copy.deepcopy(jobs.kube.api_client.configuration)
+                cfg.connection_pool_maxsize = self.log_connections
+                self._log_api = k8s.ApiClient(cfg)
         return k8s.CoreV1Api(self._log_api)
 
     async def close(self) -> None:

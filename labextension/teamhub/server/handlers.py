@@ -7,9 +7,9 @@ with through JupyterHub's ``access:servers`` scope, gets through) and answers er
 JSON ``{"message", "reason", ...}`` (:mod:`teamhub.server.errors`).
 
 Log streaming (``GET jobs/{name}/logs``) writes ``text/plain`` in chunked encoding, one
-chunk per batch of whole lines, and waits for each chunk to reach the socket before it
-takes the next (so a slow client slows the reads from the API instead of filling memory).
-It stops when the client disconnects. Errors found before any output are JSON errors; a
+chunk per batch of whole lines, with at most two chunks on their way to the client (so a
+slow client slows the reads from the API down instead of filling memory). It stops when
+the client disconnects. Errors found before any output are JSON errors; a
 snapshot waits for its first chunk so that, e.g., an unknown replica is a 404. A followed
 stream sends its headers at once (the job may not have started yet); if it fails later,
 its last line is ``[teamhub] log stream failed: <message>``.
@@ -107,7 +107,7 @@ class BaseHandler(APIHandler):
                 message = responses.get(status_code, "error")
                 err = ApiError(status_code, ErrorBody(message=message, reason=message))
         self.set_status(err.status_code)
-        self.finish(json.dumps(err.body.dump()))
+        self.finish(json.dumps(err.body.model_dump(mode="json", by_alias=True, exclude_none=True)))
 
 
 class JobsHandler(BaseHandler):

@@ -45,7 +45,8 @@ class FieldError(Model):
 
 
 class ErrorBody(Model):
-    """Every error response: ``message`` for people, ``reason`` (CamelCase) for programs."""
+    """Every error response: ``message`` for people, ``reason`` (CamelCase) for programs;
+    the other fields are there when they apply."""
 
     message: str
     reason: str | None = None
