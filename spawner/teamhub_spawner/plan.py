@@ -19,6 +19,7 @@ from teamhub_spawner.objects import (
     credential_secret,
     home_pvc,
     limit_range,
+    local_queue,
     notebook_network_policy,
     resource_quota,
     role,
@@ -37,6 +38,8 @@ PRUNABLE: tuple[tuple[str, bool, str], ...] = (
     ("PersistentVolume", False, L.COMPONENT_VOLUME),
     ("ResourceQuota", True, L.COMPONENT_QUOTA),
     ("LimitRange", True, L.COMPONENT_QUOTA),
+    # Listed at every start, Kueue or not: a cluster without Kueue answers 404, i.e. none.
+    ("LocalQueue", True, L.COMPONENT_QUEUE),
 )
 
 
@@ -63,6 +66,9 @@ class ServerInputs:
     servername: str = ""
     credential_secret_name: str = "teamhub-credentials"
     pod_security_version: str = "latest"
+    #: ``(team, ClusterQueue)`` per team of the user's with a Kueue ClusterQueue: one
+    #: LocalQueue each, named after the team.
+    queues: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,8 @@ def plan(inputs: ServerInputs) -> Plan:
         obj = build(ns, inputs.quota or None, username=user)
         if obj is not None:
             objects.append(obj)
+    for team, cluster_queue in inputs.queues:
+        objects.append(local_queue(ns, team, cluster_queue, username=user))
     namespace = user_namespace(
         ns,
         username=user,

@@ -53,9 +53,17 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "Role": ("RbacAuthorizationV1Api", "namespaced_role", True),
     "RoleBinding": ("RbacAuthorizationV1Api", "namespaced_role_binding", True),
     "NetworkPolicy": ("NetworkingV1Api", "namespaced_network_policy", True),
+    "LocalQueue": ("CustomObjectsApi", "namespaced_custom_object", True),
+}
+#: Custom resources (served through CustomObjectsApi): kind -> (group, version, plural).
+CUSTOM: dict[str, tuple[str, str, str]] = {
+    "LocalQueue": ("kueue.x-k8s.io", "v1beta1", "localqueues"),
 }
 #: Kinds whose spec cannot change after creation: only metadata is reconciled.
 IMMUTABLE_SPEC = frozenset({"PersistentVolume", "PersistentVolumeClaim"})
+#: Kinds whose spec is immutable but holds no data: a changed spec is applied by deleting
+#: the object and creating it again (a Kueue LocalQueue's ``clusterQueue``).
+RECREATE_ON_SPEC_CHANGE = frozenset({"LocalQueue"})
 #: Top-level fields compared per kind (status and server-set fields are ignored).
 _IGNORED_TOP = frozenset({"apiVersion", "kind", "metadata", "status"})
 #: HTTP statuses worth another try: overload, and server errors that a retry can outlive.
@@ -100,6 +108,8 @@ class ProvisionError(RuntimeError):
 
 def _call(kind: str, verb: str) -> tuple[Callable[..., Awaitable[Any]], bool]:
     api_name, suffix, namespaced = KINDS[kind]
+    if kind in CUSTOM and verb == "read":
+        verb = "get"  # CustomObjectsApi's name for it
     return getattr(shared_client(api_name), f"{verb}_{suffix}"), namespaced
 
 
@@ -271,13 +281,20 @@ async def call(
 
 def _args(kind: str, namespace: str, *rest: Any) -> tuple:
     """Positional arguments of a typed API method that names an object: ``(name,
-    namespace, body)``, without the namespace for cluster-scoped kinds."""
+    namespace, body)``, without the namespace for cluster-scoped kinds; for a custom
+    resource ``(group, version, namespace, plural, name, body)``."""
+    if kind in CUSTOM:
+        return (*_ns(kind, namespace), *rest)
     _, _, namespaced = KINDS[kind]
     return (rest[0], namespace, *rest[1:]) if namespaced else rest
 
 
 def _ns(kind: str, namespace: str) -> tuple:
-    """The leading argument of create and list: the namespace, for namespaced kinds."""
+    """The leading arguments of create and list: the namespace, for namespaced kinds;
+    ``(group, version, namespace, plural)`` for a custom resource."""
+    if kind in CUSTOM:
+        group, version, plural = CUSTOM[kind]
+        return (group, version, namespace, plural)
     return (namespace,) if KINDS[kind][2] else ()
 
 
@@ -343,6 +360,10 @@ async def ensure(obj: Mapping, attempts: int = 4) -> str:
             continue  # deleted meanwhile: create again
         if current["metadata"].get("deletionTimestamp"):
             raise ProvisionError(f"{_name(obj)} is being deleted; try again once it is gone")
+        if kind in RECREATE_ON_SPEC_CHANGE and not contains(current.get("spec"), obj.get("spec")):
+            log.info("%s: its spec changed and is immutable; replacing it", _name(obj))
+            await delete(kind, ns, name)
+            continue
         desired = dict(obj)
         if kind in IMMUTABLE_SPEC:
             if not contains(current.get("spec"), obj.get("spec")):
@@ -392,12 +413,17 @@ async def ensure_all(objs: Iterable[Mapping]) -> dict[str, str]:
 
 
 async def list_labelled(kind: str, namespace: str, selector: str) -> list[dict]:
+    """The objects of ``kind`` with these labels. A kind the cluster does not serve (404:
+    a listing in a namespace that does not exist is an empty 200) has none, so what is
+    optional in a cluster, like Kueue's LocalQueues, can be pruned without asking first."""
     where = f"{kind} objects{' in ' + namespace if namespace else ''} labelled {selector}"
     try:
         resp = await call(
             kind, "list", *_ns(kind, namespace), what=f"listing {where}", label_selector=selector
         )
     except ApiException as e:
+        if e.status == 404:
+            return []
         raise ProvisionError(f"listing {where}: {reason(e)}") from e
     out = []
     for item in (resp or {}).get("items", []):

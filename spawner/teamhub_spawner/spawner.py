@@ -206,6 +206,7 @@ class TeamSpawner(KubeSpawner):
             servername=self.name or "",
             credential_secret_name=credential_secret_name(self.name or ""),
             pod_security_version=self.pod_security_version,
+            queues=tuple(ents.queues.items()),
         )
 
     def _step(self, message: str) -> None:

@@ -11,7 +11,8 @@ followed by each team's volumes, identified by ``(scope, name)`` where scope is 
 name or ``global``; credentials are identified by ``(team, name)``. Profiles are the union
 of the teams' allowed profiles, in the order of the config's ``profiles``. Images are the
 union of the teams' patterns; when none of the teams sets patterns, any image is allowed.
-Quota takes, per resource, the largest value among the teams that set it.
+Quota takes, per resource, the largest value among the teams that set it. Queues are the
+Kueue LocalQueues of the teams that set ``clusterQueue``, one per team, named after it.
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ class Entitlements(_Value):
     profiles: tuple[str, ...]
     images: tuple[str, ...] | None  # None: any image
     quota: dict[str, str]  # the config's quota keys: {"cpu": "32", "gpus": "4", ...}
+    #: Kueue queues: LocalQueue name (the team's name) -> the team's ClusterQueue, for the
+    #: user's teams that set ``clusterQueue``, in team order.
+    queues: dict[str, str] = {}
 
     def image_allowed(self, image: str) -> bool:
         """Whether the user may run ``image`` (matched as written and fully qualified)."""
@@ -235,6 +239,8 @@ def resolve_entitlements(config: TeamsConfig, team_names: Iterable[str]) -> Enti
         if values:
             quota[key] = max(values, key=parse_quantity)
 
+    queues = {n: t.cluster_queue for n, t in teams if t.cluster_queue is not None}
+
     return Entitlements(
         teams=tuple(names),
         volumes=tuple(volumes),
@@ -242,4 +248,5 @@ def resolve_entitlements(config: TeamsConfig, team_names: Iterable[str]) -> Enti
         profiles=profiles,
         images=images,
         quota=quota,
+        queues=queues,
     )

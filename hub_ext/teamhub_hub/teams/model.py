@@ -243,6 +243,17 @@ class Team(ConfigModel):
             "member of several teams gets, per resource, the largest value among them."
         ),
     )
+    cluster_queue: DnsSubdomain | None = Field(
+        default=None,
+        description=(
+            "Name of the Kueue ClusterQueue that admits the jobs of this team's members. "
+            "The hub then creates a Kueue LocalQueue named after the team in each member's "
+            "namespace, pointing at it, and jobs submitted from the notebook wait in it "
+            "(label `kueue.x-k8s.io/queue-name`). null: no queue. The Helm chart sets it "
+            "for the teams under `kueue.teams`; Kueue must be installed."
+        ),
+        examples=["teamhub-team-vision"],
+    )
 
     @field_validator("groups")
     @classmethod

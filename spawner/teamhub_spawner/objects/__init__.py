@@ -8,7 +8,8 @@ Modules: :mod:`.labels` (label/annotation keys), :mod:`.names` (object names),
 :mod:`.namespace`, :mod:`.identity` (ServiceAccount, Role, RoleBinding),
 :mod:`.credentials` (the per-server Secret, its files and env refs), :mod:`.volumes`
 (team/global PV+PVC, home PVC, pod volumes), :mod:`.network` (NetworkPolicy),
-:mod:`.quota` (ResourceQuota, LimitRange), :mod:`.pod` (what TeamSpawner adds to the pod).
+:mod:`.quota` (ResourceQuota, LimitRange), :mod:`.kueue` (Kueue LocalQueues), :mod:`.pod`
+(what TeamSpawner adds to the pod).
 """
 
 from teamhub_spawner.objects.credentials import (
@@ -20,6 +21,7 @@ from teamhub_spawner.objects.credentials import (
     tokens_volume,
 )
 from teamhub_spawner.objects.identity import ROLE_RULES, role, role_binding, service_account
+from teamhub_spawner.objects.kueue import QUEUE_NAME_LABEL, local_queue
 from teamhub_spawner.objects.names import (
     GLOBAL_SCOPE,
     credential_secret_name,
@@ -40,6 +42,7 @@ from teamhub_spawner.objects.volumes import (
 
 __all__ = [
     "GLOBAL_SCOPE",
+    "QUEUE_NAME_LABEL",
     "ROLE_RULES",
     "PodAdditions",
     "access_token_patch",
@@ -52,6 +55,7 @@ __all__ = [
     "csi_volume_handle",
     "home_pvc",
     "limit_range",
+    "local_queue",
     "namespace_name",
     "notebook_network_policy",
     "pod_additions",

@@ -56,6 +56,8 @@ COMPONENT_VOLUME = "volume"
 COMPONENT_HOME = "home"
 COMPONENT_NETWORK = "network"
 COMPONENT_QUOTA = "quota"
+#: Kueue LocalQueues (one per team with a ClusterQueue).
+COMPONENT_QUEUE = "queue"
 #: Notebook pods only. The NetworkPolicy selects this; job pods must not carry it (a
 #: job pod that did would only be cut off from its peers, never gain access).
 COMPONENT_NOTEBOOK = "notebook"
