@@ -19,8 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Int, Unicode
+from traitlets import Float, Int, Unicode
 
+from teamhub.jobs.archiver import LogArchiver
 from teamhub.server.backend import KubeJobsBackend
 from teamhub.server.handlers import routes
 
@@ -68,7 +69,16 @@ class TeamhubExtension(ExtensionApp):
         8, help="Job statuses computed at once when listing jobs (each takes 1-3 API calls)."
     ).tag(config=True)
 
+    archive_interval = Float(
+        30.0,
+        help="""Seconds between sweeps that archive the logs of the user's finished jobs to
+        ``~/.teamhub/job-logs/<job>/`` (each job once, when it has Succeeded or Failed), so
+        logs outlive pods even when nobody watched the job end. 0 turns the sweeps off
+        (``Job.wait()``, the magics and cancel still archive what they see end).""",
+    ).tag(config=True)
+
     backend: Any = None
+    archiver: LogArchiver | None = None
 
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
@@ -87,7 +97,16 @@ class TeamhubExtension(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())
 
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Start archiving finished jobs' logs in the background (the loop runs now)."""
+        if self.archive_interval > 0 and self.backend is not None:
+            self.archiver = LogArchiver(self.backend.client, interval=self.archive_interval)
+            self.archiver.start()
+
     async def stop_extension(self) -> None:
-        """Close the connections to the Kubernetes API (log streams end with them)."""
+        """Stop the archiver, then close the connections to the Kubernetes API (log
+        streams end with them)."""
+        if self.archiver is not None:
+            await self.archiver.stop()
         if self.backend is not None:
             await self.backend.close()
