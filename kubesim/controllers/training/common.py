@@ -188,6 +188,28 @@ class TrainingJobController(ReplicaMixin, Controller):
         if after is not None:
             self.requeue(key, max(after, 0.0) + 0.01)
 
+    # ------------------------------------------------------------- conditions
+    def mark_running(self, status: st.Status, msg: str) -> None:
+        st.update_condition(status, n.RUNNING, n.reason(self.kind, n.RUNNING), msg)
+
+    def mark_restarting(self, job: Obj, status: st.Status, msg: str) -> None:
+        """A failed replica will be restarted: a Warning event and ``Restarting``."""
+        why = n.reason(self.kind, n.RESTARTING)
+        self.event(job, "Warning", why, msg)
+        st.update_condition(status, n.RESTARTING, why, msg)
+
+    def finish(
+        self, job: Obj, status: st.Status, condition: str, msg: str, reason: str | None = None
+    ) -> None:
+        """The job ends (``Succeeded``/``Failed``): a Normal event, ``completionTime`` (kept
+        if set) and the condition, whose reason is ``reason`` when the operator gives it
+        another than the event's."""
+        why = n.reason(self.kind, condition)
+        self.event(job, "Normal", why, msg)
+        if not status.get("completionTime"):
+            status["completionTime"] = now_rfc3339()
+        st.update_condition(status, condition, reason or why, msg)
+
     def write_status(self, job: Obj, status: st.Status) -> None:
         """``UpdateJobStatusInApiServer``: a status-subresource update of the job."""
         m = job["metadata"]
@@ -269,9 +291,7 @@ class TrainingJobController(ReplicaMixin, Controller):
                 status["completionTime"] = now_rfc3339()
             self.delete_pods_and_services(job, run_policy, status, pods)
             self.cleanup_job(job, run_policy, status)
-            why = n.reason(kind, n.FAILED)
-            self.event(job, "Normal", why, failure)
-            st.update_condition(status, n.FAILED, why, failure)
+            self.finish(job, status, n.FAILED, failure)
             self.write_status(job, status)
             return self.until_expired(run_policy, status)
 

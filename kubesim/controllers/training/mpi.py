@@ -346,28 +346,17 @@ class MPIJobController(TrainingJobController):
             expected = int(spec.get("replicas") or 0) - succeeded
             if rtype == LAUNCHER:
                 if running > 0:
-                    st.update_condition(
-                        status, n.RUNNING, n.reason(kind, n.RUNNING), f"MPIJob {name} is running."
-                    )
+                    self.mark_running(status, f"MPIJob {name} is running.")
                 if expected == 0:
                     msg = f"MPIJob {name} is successfully completed."
-                    why = n.reason(kind, n.SUCCEEDED)
-                    self.event(job, "Normal", why, msg)
-                    if not status.get("completionTime"):
-                        status["completionTime"] = now_rfc3339()
-                    st.update_condition(status, n.SUCCEEDED, why, msg)
+                    self.finish(job, status, n.SUCCEEDED, msg)
                     return
             if failed > 0:
                 if spec.get("restartPolicy") == n.EXIT_CODE:
                     msg = f"MPIJob {name} is restarting because {failed} {rtype} replica(s) failed."
-                    why = n.reason(kind, n.RESTARTING)
-                    self.event(job, "Warning", why, msg)
-                    st.update_condition(status, n.RESTARTING, why, msg)
+                    self.mark_restarting(job, status, msg)
                 else:
                     msg = f"MPIJob {name} is failed because {failed} {rtype} replica(s) failed."
-                    self.event(job, "Normal", n.reason(kind, n.FAILED), msg)
-                    if not status.get("completionTime"):
-                        status["completionTime"] = now_rfc3339()
                     # sic: NewReason(kind, NewReason(kind, Failed))
-                    why = n.reason(kind, n.reason(kind, n.FAILED))
-                    st.update_condition(status, n.FAILED, why, msg)
+                    doubled = n.reason(kind, n.reason(kind, n.FAILED))
+                    self.finish(job, status, n.FAILED, msg, reason=doubled)

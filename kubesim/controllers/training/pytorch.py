@@ -224,44 +224,23 @@ class PyTorchJobController(TrainingJobController):
             if MASTER in replicas:
                 if rtype == MASTER:
                     if running > 0:
-                        st.update_condition(
-                            status,
-                            n.RUNNING,
-                            n.reason(kind, n.RUNNING),
-                            f"{kind} {name} is running.",
-                        )
+                        self.mark_running(status, f"{kind} {name} is running.")
                     if expected == 0:
-                        self.succeed(job, status, f"{kind} {name} is successfully completed.")
+                        msg = f"{kind} {name} is successfully completed."
+                        self.finish(job, status, n.SUCCEEDED, msg)
                         return
             elif rtype == WORKER:
                 if expected == 0 or (
                     job["spec"].get("elasticPolicy") is not None and succeeded > 0
                 ):
-                    self.succeed(job, status, f"{kind} {ns}/{name} successfully completed.")
+                    msg = f"{kind} {ns}/{name} successfully completed."
+                    self.finish(job, status, n.SUCCEEDED, msg)
                 elif running > 0:
-                    st.update_condition(
-                        status,
-                        n.RUNNING,
-                        n.reason(kind, n.RUNNING),
-                        f"{kind} {ns}/{name} is running.",
-                    )
+                    self.mark_running(status, f"{kind} {ns}/{name} is running.")
             if failed > 0 and want > succeeded + running:
                 if spec.get("restartPolicy") != n.NEVER:
                     msg = f"{kind} {name} is restarting because {failed} {rtype} replica(s) failed."
-                    why = n.reason(kind, n.RESTARTING)
-                    self.event(job, "Warning", why, msg)
-                    st.update_condition(status, n.RESTARTING, why, msg)
+                    self.mark_restarting(job, status, msg)
                 else:
                     msg = f"{kind} {name} is failed because {failed} {rtype} replica(s) failed."
-                    why = n.reason(kind, n.FAILED)
-                    self.event(job, "Normal", why, msg)
-                    if not status.get("completionTime"):
-                        status["completionTime"] = now_rfc3339()
-                    st.update_condition(status, n.FAILED, why, msg)
-
-    def succeed(self, job: Obj, status: st.Status, msg: str) -> None:
-        why = n.reason(self.kind, n.SUCCEEDED)
-        self.event(job, "Normal", why, msg)
-        if not status.get("completionTime"):
-            status["completionTime"] = now_rfc3339()
-        st.update_condition(status, n.SUCCEEDED, why, msg)
+                    self.finish(job, status, n.FAILED, msg)

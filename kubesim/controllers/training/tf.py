@@ -142,25 +142,15 @@ class TFJobController(TrainingJobController):
             if self.has_chief(replicas):
                 if rtype in (CHIEF, MASTER):
                     if running > 0:
-                        st.update_condition(
-                            status,
-                            n.RUNNING,
-                            n.reason(kind, n.RUNNING),
-                            f"{kind} {ns}/{name} is running.",
-                        )
+                        self.mark_running(status, f"{kind} {ns}/{name} is running.")
                     if expected == 0:
-                        self.succeed(job, status, done)
+                        self.finish(job, status, n.SUCCEEDED, done)
             elif rtype == WORKER:
                 all_workers = job["spec"].get("successPolicy") == "AllWorkers"
                 if expected == 0 or (worker0_done and not all_workers):
-                    self.succeed(job, status, done)
+                    self.finish(job, status, n.SUCCEEDED, done)
                 elif running > 0:
-                    st.update_condition(
-                        status,
-                        n.RUNNING,
-                        n.reason(kind, n.RUNNING),
-                        f"{kind} {ns}/{name} is running.",
-                    )
+                    self.mark_running(status, f"{kind} {ns}/{name} is running.")
             if failed > 0:
                 if restarting is not None:
                     st.update_condition(
@@ -172,15 +162,4 @@ class TFJobController(TrainingJobController):
                     msg = (
                         f"{kind} {ns}/{name} has failed because {failed} {rtype} replica(s) failed."
                     )
-                    why = n.reason(kind, n.FAILED)
-                    self.event(job, "Normal", why, msg)
-                    if not status.get("completionTime"):
-                        status["completionTime"] = now_rfc3339()
-                    st.update_condition(status, n.FAILED, why, msg)
-
-    def succeed(self, job: Obj, status: st.Status, msg: str) -> None:
-        why = n.reason(self.kind, n.SUCCEEDED)
-        self.event(job, "Normal", why, msg)
-        if not status.get("completionTime"):
-            status["completionTime"] = now_rfc3339()
-        st.update_condition(status, n.SUCCEEDED, why, msg)
+                    self.finish(job, status, n.FAILED, msg)
