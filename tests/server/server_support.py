@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,18 @@ def process_notebook(sim: KubeSim, tmp_path: Path) -> Path:
         working_dir=str(root / "home"),
     )
     return provision(sim, nb, tmp_path)
+
+
+# Fixtures for modules whose jobs must really run (import them into the module: they
+# replace the instant-kubelet ``kubesim`` and its notebook for that module).
+@pytest.fixture(scope="module", name="kubesim")
+def process_kubesim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
+    """A kubesim whose kubelet runs real processes, shared by the module's tests."""
+    sim = KubeSim(kubelet="process", data_dir=tmp_path_factory.mktemp("sim")).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture(scope="module", name="notebook_kubeconfig")
+def process_notebook_kubeconfig(kubesim: KubeSim, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return process_notebook(kubesim, tmp_path_factory.mktemp("nb"))

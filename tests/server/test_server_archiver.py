@@ -14,24 +14,17 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from kubesim.sim import KubeSim
 from tests.jobs.jobs_support import job_objects
 from tests.kubesim.helpers import wait_for
-from tests.server.server_support import call, needs_process_kubelet, process_notebook, until
+from tests.server.server_support import (
+    call,
+    needs_process_kubelet,
+    process_kubesim,  # noqa: F401  (the module's kubesim: a process kubelet)
+    process_notebook_kubeconfig,  # noqa: F401
+    until,
+)
 
 pytestmark = [pytest.mark.asyncio, needs_process_kubelet]
-
-
-@pytest.fixture(scope="module")
-def kubesim(tmp_path_factory: pytest.TempPathFactory):
-    sim = KubeSim(kubelet="process", data_dir=tmp_path_factory.mktemp("sim")).start()
-    yield sim
-    sim.stop()
-
-
-@pytest.fixture(scope="module")
-def notebook_kubeconfig(kubesim: KubeSim, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return process_notebook(kubesim, tmp_path_factory.mktemp("nb"))
 
 
 @pytest.fixture

@@ -11,29 +11,22 @@ import re
 import sys
 import textwrap
 import tracemalloc
-from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
 from kubesim.sim import KubeSim
-from tests.server.server_support import call, needs_process_kubelet, process_notebook, until
+from tests.server.server_support import (
+    call,
+    needs_process_kubelet,
+    process_kubesim,  # noqa: F401  (the module's kubesim: a process kubelet)
+    process_notebook_kubeconfig,  # noqa: F401
+    until,
+)
 
 pytestmark = [pytest.mark.asyncio, needs_process_kubelet]
 MB = 2**20
-
-
-@pytest.fixture(scope="module")
-def kubesim(tmp_path_factory: pytest.TempPathFactory):
-    sim = KubeSim(kubelet="process", data_dir=tmp_path_factory.mktemp("sim")).start()
-    yield sim
-    sim.stop()
-
-
-@pytest.fixture(scope="module")
-def notebook_kubeconfig(kubesim: KubeSim, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return process_notebook(kubesim, tmp_path_factory.mktemp("nb"))
 
 
 def py(script: str) -> list[str]:
