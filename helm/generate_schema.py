@@ -179,7 +179,9 @@ CHART_DEFS: dict[str, Any] = {
         {
             "enabled": {
                 "type": "boolean",
-                "description": "Create the ResourceFlavors and the team ClusterQueues.",
+                "description": "Create the ResourceFlavors and the team ClusterQueues, and "
+                "set each team's clusterQueue in the teams config (the hub then creates a "
+                "LocalQueue per team in each member's namespace).",
             },
             "queueingStrategy": {
                 "enum": ["BestEffortFIFO", "StrictFIFO"],

@@ -58,6 +58,7 @@ class KubeSim:
         port: int = 0,
         bookmark_interval: float = 5.0,
         training_operator: bool | Any = True,
+        kueue: bool = False,
     ) -> None:
         if kubelet not in ("instant", "process"):
             raise ValueError("kubelet must be 'instant' or 'process'")
@@ -104,6 +105,10 @@ class KubeSim:
                 training_operator if isinstance(training_operator, TrainingOperatorConfig) else None
             )
             self.controllers += install(self, cfg)
+        if kueue:  # Kueue's LocalQueue API (no Kueue controllers): kubesim.crds.kueue
+            from kubesim.crds import kueue as kueue_crds
+
+            kueue_crds.install(self)
         self.kubelet = Kubelet(self, self._make_runtime(), self.data_dir / "logs")
         self.store.listeners.append(self._on_event)
 

@@ -226,6 +226,17 @@ def test_a_bad_values_file_fails_naming_the_key(tmp_path: Path, text: str, named
             {"teamsConfig": {"teams": {"vision": {"groups": ["v"], "images": ["repo/[ab]*"]}}}},
             'teamsConfig.teams.vision.images: "repo/[ab]*"',
         ),
+        (
+            {
+                "teamsConfig": {"teams": {"vision": {"groups": ["v"], "clusterQueue": "gpus"}}},
+                "kueue": {
+                    "enabled": True,
+                    "teams": {"vision": {"flavors": {"default-flavor": {}}}},
+                },
+            },
+            'teamsConfig.teams.vision.clusterQueue is "gpus", but kueue.teams.vision creates '
+            'the ClusterQueue "teamhub-team-vision"',
+        ),
     ],
 )
 def test_inconsistent_values_fail_at_render_with_a_message(change: dict, message: str) -> None:

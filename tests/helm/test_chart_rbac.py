@@ -5,7 +5,8 @@ against kubesim (which enforces RBAC) authenticated with a token of the hub's
 ServiceAccount, bound by the chart's own ClusterRoleBindings to its ClusterRoles. It goes
 through everything the hub does in the Kubernetes API: first start, a hub that lost its
 state restarting a running server (409 on the pod and Secret), objects someone changed
-(kept in line), a token refresh, stop, a user who left their team (pruned), and deleting
+(kept in line), a token refresh, stop, a user who left their team (pruned, Kueue LocalQueue
+included: the example values enable Kueue, and kubesim serves LocalQueues), and deleting
 the user with their namespace. Every request must be allowed, and every (group, resource,
 verb) the hub's ClusterRole grants must have been used. The delegated ClusterRole must be
 exactly the users' Role, which the hub may only create while it holds those permissions.
@@ -86,7 +87,7 @@ def chart() -> list[dict]:
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory, chart: list[dict]) -> Iterator[KubeSim]:
     d = tmp_path_factory.mktemp("rbac")
-    s = KubeSim(kubelet="instant", data_dir=d / "kubesim").start()
+    s = KubeSim(kubelet="instant", kueue=True, data_dir=d / "kubesim").start()
     s.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     s.apply(
         {
@@ -177,6 +178,14 @@ async def test_the_hub_clusterrole_is_exactly_what_teamspawner_uses(
         await sp.start()
         pod = sim.lookup("pods", ns, sp.pod_name)
         assert pod is not None and pod["spec"]["serviceAccountName"] == "teamhub-user"
+        # The team's Kueue LocalQueue, backed by the ClusterQueue the chart makes for it.
+        (cluster_queue,) = [
+            q["metadata"]["name"]
+            for q in find(chart, "ClusterQueue")
+            if "team.teamhub.io/vision" in q["metadata"]["labels"]
+        ]
+        queue = get(sim, "localqueues", ns, "vision")
+        assert queue is not None and queue["spec"]["clusterQueue"] == cluster_queue
 
         # The chart's admission policy admits the notebook pod TeamSpawner made.
         policy = Policy(one(chart, "ValidatingAdmissionPolicy"))
@@ -241,6 +250,7 @@ async def test_the_hub_clusterrole_is_exactly_what_teamspawner_uses(
             "teamhub-defaults",
             lambda o: o["metadata"]["labels"].pop("teamhub.io/component"),
         )
+        drift(sim, "localqueues", ns, "vision", drop_label("team.teamhub.io/vision"))
         sp = spawner(hub_config, alice)
         await sp.start()
         assert get(sim, "roles", ns, "teamhub-user")["rules"] == ROLE_RULES
@@ -248,6 +258,8 @@ async def test_the_hub_clusterrole_is_exactly_what_teamspawner_uses(
         assert (
             get(sim, "namespaces", "", ns)["metadata"]["labels"]["team.teamhub.io/vision"] == "true"
         )
+        queue_labels = get(sim, "localqueues", ns, "vision")["metadata"]["labels"]
+        assert queue_labels["team.teamhub.io/vision"] == "true"
         await sp.stop()
 
         # 5. Alice left vision: its volumes and the quota go.
@@ -256,6 +268,7 @@ async def test_the_hub_clusterrole_is_exactly_what_teamspawner_uses(
         await sp.start()
         assert sim.lookup("persistentvolumeclaims", ns, "vision.data") is None
         assert sim.lookup("resourcequotas", ns, "teamhub-quota") is None
+        assert get(sim, "localqueues", ns, "vision") is None
         await sp.stop()
 
         # 6. Alice is deleted from the hub, with her namespace and her PersistentVolumes.

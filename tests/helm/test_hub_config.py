@@ -16,6 +16,7 @@ from kubernetes_asyncio.config import kube_config
 from kubespawner.clients import load_config
 from teamhub_hub.authenticator import TeamAuthenticator
 from teamhub_hub.registry import TeamRegistry
+from teamhub_hub.teams import TeamsConfig
 from teamhub_spawner.spawner import TeamSpawner
 
 from tests.helm.chart import example_values, one, render
@@ -102,8 +103,28 @@ async def test_without_the_charts_extra_config_z2jh_would_empty_the_profile_list
     assert sp.profile_list == []
 
 
-def test_the_teams_configmap_holds_the_values_teams_config_verbatim() -> None:
+def test_the_teams_configmap_holds_the_values_teams_config_and_the_team_queues() -> None:
     values = example_values()
-    configmap = one(render(values), "ConfigMap", "teamhub-teams")
+    manifests = render(values)
+    configmap = one(manifests, "ConfigMap", "teamhub-teams")
     assert configmap["metadata"]["namespace"] == "jupyterhub"
+    config = yaml.safe_load(configmap["data"]["teams.yaml"])
+    # Verbatim, but for the ClusterQueue of each team under kueue.teams, which the hub needs
+    # to create the members' LocalQueues: the name of the ClusterQueue the chart renders.
+    queues = {t: config["teams"][t].pop("clusterQueue", None) for t in config["teams"]}
+    assert config == values["teamsConfig"]
+    assert set(values["kueue"]["teams"]) == {"vision", "nlp"}
+    for team, name in queues.items():
+        cluster_queue = one(manifests, "ClusterQueue", name)
+        labels = cluster_queue["metadata"]["labels"]
+        assert labels[f"team.teamhub.io/{team}"] == "true"
+    # The hub reads it: a member of vision gets the vision queue.
+    teams = TeamsConfig.model_validate(yaml.safe_load(configmap["data"]["teams.yaml"]))
+    assert teams.entitlements(["vision"]).queues == {"vision": "teamhub-team-vision"}
+
+
+def test_without_kueue_the_teams_config_names_no_queue() -> None:
+    values = example_values()
+    values["kueue"]["enabled"] = False
+    configmap = one(render(values), "ConfigMap", "teamhub-teams")
     assert yaml.safe_load(configmap["data"]["teams.yaml"]) == values["teamsConfig"]

@@ -1,7 +1,9 @@
 """The hub and single-user images: their Dockerfiles are hadolint-clean and pinned, and what
 each installs (the extra named in its Dockerfile) works on its own in a fresh virtualenv:
-JupyterHub finds TeamAuthenticator and TeamSpawner from the chart's settings, every module
-of the notebook-side package imports, and every entry point teamhub declares loads.
+JupyterHub finds TeamAuthenticator and TeamSpawner by their entry points, as the chart
+names them; every module of the notebook-side package imports, and jupyter lists the
+server extension and the prebuilt JupyterLab extension as enabled; neither image carries
+kubesim or the demo launcher.
 
 No container engine runs here, so the images are not built; the install each Dockerfile
 performs (``pip install "<source>[extra]"``) is repeated into a new virtualenv instead,
@@ -173,17 +175,42 @@ ENTRY_POINTS = """
             ep.load()
         except Exception as e:
             failed[f"{ep.group}:{ep.name}"] = repr(e)
+    def resolved(group):
+        found = md.entry_points(group=group, name="teamhub")
+        return [f"{c.__module__}.{c.__name__}" for c in (ep.load() for ep in found)]
     print(json.dumps({"entry_points": sorted(f"{e.group}:{e.name}" for e in eps),
-                      "failed": failed}))
+                      "failed": failed,
+                      "spawners": resolved("jupyterhub.spawners"),
+                      "authenticators": resolved("jupyterhub.authenticators")}))
+"""
+
+#: Code that runs from a source checkout only (tests, the local demo): not in the images.
+DEV_ONLY = """
+    import importlib.util, json
+    print(json.dumps({m: importlib.util.find_spec(m.split(".")[0]) is not None
+                      and importlib.util.find_spec(m) is not None
+                      for m in ("kubesim", "teamhub_hub.demo")}))
 """
 
 
 @pytest.mark.timeout(INSTALL_TIMEOUT + 300)
-@pytest.mark.parametrize("image", sorted(IMAGES))
-def test_every_teamhub_entry_point_loads_in_the_image(venvs: dict[str, Path], image: str) -> None:
-    found = run(venvs[image], ENTRY_POINTS)
-    assert found["entry_points"], "the teamhub distribution declares no entry point"
+def test_hub_image_entry_points_resolve_to_teamhubs_classes(venvs: dict[str, Path]) -> None:
+    found = run(venvs["hub"], ENTRY_POINTS)
+    assert found["entry_points"] == [
+        "jupyterhub.authenticators:teamhub",
+        "jupyterhub.spawners:teamhub",
+    ]
     assert found["failed"] == {}
+    # What `spawner_class = "teamhub"` and `authenticator_class = "teamhub"` load.
+    assert found["spawners"] == ["teamhub_spawner.spawner.TeamSpawner"]
+    assert found["authenticators"] == ["teamhub_hub.authenticator.TeamAuthenticator"]
+
+
+@pytest.mark.timeout(INSTALL_TIMEOUT + 300)
+@pytest.mark.parametrize("image", sorted(IMAGES))
+def test_images_carry_no_development_code(venvs: dict[str, Path], image: str) -> None:
+    # kubesim and the demo launcher run from a checkout (./dev); the wheel leaves them out.
+    assert run(venvs[image], DEV_ONLY) == {"kubesim": False, "teamhub_hub.demo": False}
 
 
 @pytest.mark.timeout(INSTALL_TIMEOUT + 300)
@@ -191,6 +218,8 @@ def test_hub_image_jupyterhub_loads_teamhubs_classes_from_the_chart(
     venvs: dict[str, Path],
 ) -> None:
     config = yaml.safe_load((CHART / "values.yaml").read_text())["jupyterhub"]["hub"]["config"]
+    # The chart names the classes by their entry points.
+    assert config["JupyterHub"] == {"authenticator_class": "teamhub", "spawner_class": "teamhub"}
     found = run(
         venvs["hub"],
         f"""
@@ -212,14 +241,77 @@ def test_hub_image_jupyterhub_loads_teamhubs_classes_from_the_chart(
         }}))
         """,
     )
-    assert found["authenticator"] == config["JupyterHub"]["authenticator_class"]
-    assert found["spawner"] == config["JupyterHub"]["spawner_class"]
+    assert found["authenticator"] == "teamhub_hub.authenticator.TeamAuthenticator"
+    assert found["spawner"] == "teamhub_spawner.spawner.TeamSpawner"
     assert found["oauth"] and found["kubespawner"]
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", found["version"])
 
 
+# ------------------------------------------------------------------ jupyter's listings
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def server_extensions(listing: str) -> dict[str, dict[str, str]]:
+    """``jupyter server extension list`` as {config dir: {extension: "enabled"/"disabled"}},
+    with ``"<ext> OK"`` validation lines recorded as status ``"ok"`` when enabled."""
+    out: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for raw in _ANSI.sub("", listing).splitlines():
+        line = raw.strip()
+        if line.startswith("Config dir:"):
+            current = out.setdefault(line.removeprefix("Config dir:").strip(), {})
+            continue
+        words = line.split()
+        if current is None or not words:
+            continue
+        if len(words) == 2 and words[1] in ("enabled", "disabled"):
+            current[words[0]] = words[1]
+        elif words[-1] == "OK" and current.get(words[0]) == "enabled":
+            current[words[0]] = "ok"
+    return out
+
+
+def lab_extensions(listing: str) -> dict[str, dict[str, str]]:
+    """``jupyter labextension list`` as {directory: {extension: "enabled OK" / ...}}."""
+    out: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for raw in _ANSI.sub("", listing).splitlines():
+        line = raw.strip()
+        if line.startswith("/"):
+            current = out.setdefault(line, {})
+        elif current is not None and line:
+            name, _, rest = line.partition(" ")
+            words = rest.partition("(")[0].split()
+            # "<name> v<version> enabled OK (python, <package>)"
+            if words and words[0].startswith("v"):
+                current[name] = " ".join(words[1:])
+    return out
+
+
+def test_listing_parsers_read_jupyters_output() -> None:
+    server = (
+        "Config dir: /root/.jupyter\n\nConfig dir: /venv/etc/jupyter\n"
+        "    teamhub \x1b[32menabled\x1b[0m\n    - Validating teamhub...\n"
+        "      teamhub  \x1b[32mOK\x1b[0m\n    other disabled\n"
+    )
+    assert server_extensions(server) == {
+        "/root/.jupyter": {},
+        "/venv/etc/jupyter": {"teamhub": "ok", "other": "disabled"},
+    }
+    lab = (
+        "JupyterLab v4.6.6\n/venv/share/jupyter/labextensions\n"
+        "        teamhub-jupyterlab v0.1.0 \x1b[32menabled\x1b[0m \x1b[32mOK\x1b[0m "
+        "(python, teamhub)\n"
+    )
+    assert lab_extensions(lab) == {
+        "/venv/share/jupyter/labextensions": {"teamhub-jupyterlab": "enabled OK"}
+    }
+
+
 @pytest.mark.timeout(INSTALL_TIMEOUT + 300)
-def test_singleuser_image_imports_every_notebook_module(venvs: dict[str, Path]) -> None:
+def test_singleuser_image_imports_every_notebook_module_and_enables_the_extensions(
+    venvs: dict[str, Path],
+) -> None:
     found = run(
         venvs["singleuser"],
         """
@@ -238,11 +330,27 @@ def test_singleuser_image_imports_every_notebook_module(venvs: dict[str, Path]) 
                              capture_output=True, text=True, check=True).stdout.strip()
         server = subprocess.run([sys.prefix + "/bin/jupyter", "server", "extension", "list"],
                                 capture_output=True, text=True)
+        labext = subprocess.run([sys.prefix + "/bin/jupyter", "labextension", "list"],
+                                capture_output=True, text=True)
         print(json.dumps({"modules": names, "failed": failed, "lab": lab,
-                          "server_rc": server.returncode}))
+                          "prefix": sys.prefix,
+                          "server_rc": server.returncode,
+                          "server": server.stdout + server.stderr,
+                          "labext_rc": labext.returncode,
+                          "labext": labext.stdout + labext.stderr}))
         """,
     )
     assert "teamhub.jobs" in found["modules"]
     assert found["failed"] == {}
     assert re.fullmatch(r"4\.\d+\.\d+.*", found["lab"])
-    assert found["server_rc"] == 0
+    prefix = found["prefix"]
+    # The server extension: enabled by the config file the wheel installs in the
+    # environment's etc/jupyter, and it loads (jupyter validates it).
+    assert found["server_rc"] == 0, found["server"]
+    servers = server_extensions(found["server"])
+    assert servers.get(f"{prefix}/etc/jupyter", {}).get("teamhub") == "ok", found["server"]
+    # The prebuilt JupyterLab extension, shipped in the wheel's shared data.
+    assert found["labext_rc"] == 0, found["labext"]
+    labs = lab_extensions(found["labext"])
+    mine = labs.get(f"{prefix}/share/jupyter/labextensions", {})
+    assert mine.get("teamhub-jupyterlab") == "enabled OK", found["labext"]

@@ -1,6 +1,7 @@
 """TeamSpawner in-process against kubesim (instant kubelet): what a start creates, that a
 second start changes nothing, that leaving a team removes that team's objects, that
 tampered choices are refused before anything is created, and what stop leaves behind.
+kubesim serves Kueue's LocalQueues here, and the vision team has a ClusterQueue.
 
 The full stack (real hub, proxy, OIDC login, process kubelet) is in tests/e2e.
 """
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
     d = tmp_path_factory.mktemp("spawner")
-    s = KubeSim(kubelet="instant", data_dir=d / "kubesim").start()
+    s = KubeSim(kubelet="instant", kueue=True, data_dir=d / "kubesim").start()
     kubeconfig = s.write_kubeconfig(d / "kubeconfig")
     mp = pytest.MonkeyPatch()
     mp.setenv("KUBECONFIG", str(kubeconfig))
@@ -74,6 +75,7 @@ def teams_config() -> dict:
         }
     ]
     cfg["teams"]["vision"]["images"] = ["quay.io/jupyter/*"]
+    cfg["teams"]["vision"]["clusterQueue"] = "teamhub-team-vision"
     return cfg
 
 
@@ -93,9 +95,9 @@ class FakeUser:
         return self.auth_state
 
 
-def make_spawner(user: FakeUser, **options: Any) -> TeamSpawner:
+def make_spawner(user: FakeUser, teams: dict | None = None, **options: Any) -> TeamSpawner:
     c = Config()
-    c.TeamRegistry.teams = teams_config()
+    c.TeamRegistry.teams = teams or teams_config()
     c.TeamSpawner.hub_namespace = HUB_NS
     c.TeamSpawner.image = "quay.io/jupyter/minimal-notebook:2025-01-01"
     c.TeamSpawner.cmd = ["jupyterhub-singleuser"]
@@ -112,6 +114,13 @@ def names(items: Any) -> set[str]:
 
 def b64d(s: str) -> str:
     return base64.b64decode(s).decode()
+
+
+def local_queues(core: client.CoreV1Api, ns: str) -> dict[str, dict]:
+    """The Kueue LocalQueues of a namespace: name -> spec."""
+    custom = client.CustomObjectsApi(core.api_client)
+    items = custom.list_namespaced_custom_object("kueue.x-k8s.io", "v1beta1", ns, "localqueues")
+    return {q["metadata"]["name"]: q["spec"] for q in items["items"]}
 
 
 async def test_start_creates_the_users_world_and_stop_removes_credentials(sim, core) -> None:
@@ -149,6 +158,11 @@ async def test_start_creates_the_users_world_and_stop_removes_credentials(sim, c
     assert "s3cr3t" not in pod.metadata.annotations["teamhub.io/entitlements"]
     mounts = {m.mount_path: m for m in pod.spec.containers[0].volume_mounts}
     assert mounts["/teams/vision/models"].read_only is True
+    # The team's Kueue queue, and the notebook is told about it.
+    assert local_queues(core, ns) == {
+        "vision": {"clusterQueue": "teamhub-team-vision", "stopPolicy": "None"}
+    }
+    assert described["queues"] == {"vision": "teamhub-team-vision"}
     assert not mounts["/teams/vision/data"].read_only
     assert mounts["/data/public"].read_only is True
 
@@ -190,6 +204,7 @@ async def test_second_start_writes_nothing_and_leaving_a_team_prunes_it(sim, cor
     }
     pvs = [pv.metadata.name for pv in core.list_persistent_volume().items if ns in pv.metadata.name]
     assert pvs == [f"teamhub.{ns}.global.datasets"]
+    assert local_queues(core, ns) == {}
     secret = core.read_namespaced_secret("teamhub-credentials", ns)
     assert not any(k.startswith("vision.") for k in secret.data)
     await sp.stop()
@@ -234,3 +249,29 @@ async def test_refreshed_token_reaches_the_running_servers_secret(sim, core) -> 
     assert b64d(secret.data["jupyterhub-api-token"]) == "hub-token-for-hana"
     await sp.stop()
     await sp.update_access_token("oidc-token-3")  # stopped: nothing to update, no error
+
+
+async def test_a_team_moved_to_another_cluster_queue_gets_its_local_queue_replaced(
+    sim, core
+) -> None:
+    user = FakeUser("ivan", ["vision"])
+    sp = make_spawner(user)
+    await sp.start()
+    await sp.stop()
+    ns = "teamhub-ivan"
+    # An admin holds ivan's queue: the hub leaves what it does not set alone.
+    custom = client.CustomObjectsApi(core.api_client)
+    custom.patch_namespaced_custom_object(
+        "kueue.x-k8s.io", "v1beta1", ns, "localqueues", "vision", {"spec": {"stopPolicy": "Hold"}}
+    )
+    sp = make_spawner(user)
+    await sp.start()
+    await sp.stop()
+    assert local_queues(core, ns)["vision"]["stopPolicy"] == "Hold"
+    # spec.clusterQueue is immutable in Kueue: the queue is deleted and created again.
+    moved = teams_config()
+    moved["teams"]["vision"]["clusterQueue"] = "gpu-pool"
+    sp = make_spawner(user, teams=moved)
+    await sp.start()
+    assert local_queues(core, ns) == {"vision": {"clusterQueue": "gpu-pool", "stopPolicy": "None"}}
+    await sp.stop()

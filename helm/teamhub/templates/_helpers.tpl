@@ -28,6 +28,38 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- end }}
 
 {{- /*
+  The Kueue ClusterQueue of a team (templates/kueue/clusterqueues.yaml), also written into
+  the teams config (teams.<team>.clusterQueue) so that the hub creates each member's
+  LocalQueue pointing at it. Call with (list $ "<team>").
+*/}}
+{{- define "teamhub.clusterQueueName" -}}
+{{- printf "%s-team-%s" (include "teamhub.namespacePrefix" (index . 0)) (index . 1) }}
+{{- end }}
+
+{{- /*
+  The teams config the hub reads: teamsConfig, with teams.<team>.clusterQueue set for each
+  team of kueue.teams when kueue.enabled. A team that names another ClusterQueue itself
+  is an error (one of the two would be ignored).
+*/}}
+{{- define "teamhub.teamsConfig" -}}
+{{- $config := deepCopy (.Values.teamsConfig | default dict) }}
+{{- if .Values.kueue.enabled }}
+{{- $teams := $config.teams | default dict }}
+{{- range $team, $_ := .Values.kueue.teams }}
+{{- if hasKey $teams $team }}
+{{- $t := index $teams $team }}
+{{- $name := include "teamhub.clusterQueueName" (list $ $team) }}
+{{- if and $t.clusterQueue (ne $t.clusterQueue $name) }}
+{{- fail (printf "teamsConfig.teams.%s.clusterQueue is %q, but kueue.teams.%s creates the ClusterQueue %q for the team: remove one of them" $team $t.clusterQueue $team $name) }}
+{{- end }}
+{{- $_ := set $t "clusterQueue" $name }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{- /*
   The hub's Deployment and ServiceAccount, named as z2jh 4.4.0 names them
   ("jupyterhub.hub.fullname", "jupyterhub.hub-serviceaccount.fullname"; a parent chart
   cannot include the latter, which reads .Values.hub, and the tests render without the

@@ -70,6 +70,8 @@ class Entitlements:
     images: tuple[str, ...] | None = None
     #: The config's quota keys (``cpu``, ``memory``, ``gpus``, ``pods``) as quantity strings.
     quota: Mapping[str, str] = field(default_factory=dict)
+    #: Kueue LocalQueues in the user's namespace (named after their teams) -> ClusterQueue.
+    queues: Mapping[str, str] = field(default_factory=dict)
 
     def image_allowed(self, image: str) -> bool:
         """Whether the user may run ``image``: a pattern matches it as written or fully
@@ -97,6 +99,11 @@ class Entitlements:
             raise ValueError("entitlements.images: expected a list or null")
         if not isinstance(quota, Mapping):
             raise ValueError("entitlements.quota: expected an object")
+        queues = data.get("queues") or {}
+        if not isinstance(queues, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in queues.items()
+        ):
+            raise ValueError("entitlements.queues: expected an object of queue names to strings")
         for key, value in quota.items():
             try:
                 parse_quantity(value)
@@ -109,6 +116,7 @@ class Entitlements:
             profiles=tuple(str(p) for p in data.get("profiles") or ()),
             images=None if images is None else tuple(str(i) for i in images),
             quota={str(k): str(v) for k, v in quota.items()},
+            queues=dict(queues),
         )
 
     @classmethod
@@ -136,6 +144,7 @@ class Entitlements:
             "profiles": list(self.profiles),
             "images": None if self.images is None else list(self.images),
             "quota": dict(self.quota),
+            "queues": dict(self.queues),
         }
 
 
@@ -143,12 +152,27 @@ def entitlement_problems(
     spec: JobSpec, image: str, ents: Entitlements, *, pods: int, worker_pods: int
 ) -> list[JobSpecError]:
     """Why ``spec`` (running ``image`` in ``pods`` pods, ``worker_pods`` of which get its
-    cpu/memory/GPUs) can never be allowed: an image outside the teams' patterns, or more
-    than the whole quota. The job alone is compared with the quota (the user's Role cannot
-    read what the namespace already uses; the ResourceQuota itself refuses pods beyond
-    that, which the job's events then explain)."""
+    cpu/memory/GPUs) can never be allowed: a queue the user does not have, an image outside
+    the teams' patterns, or more than the whole quota. The job alone is compared with the
+    quota (the user's Role cannot read what the namespace already uses; the ResourceQuota
+    itself refuses pods beyond that, which the job's events then explain)."""
     out: list[JobSpecError] = []
     teams = ", ".join(ents.teams) or "none"
+    if spec.queue and spec.queue not in ents.queues:
+        mine = ", ".join(ents.queues)
+        out.append(
+            JobSpecError(
+                [
+                    (
+                        "queue",
+                        f"{spec.queue!r} is not one of your queues ({mine})"
+                        if mine
+                        else f"there is no queue {spec.queue!r}: your teams ({teams}) have no "
+                        "Kueue queues",
+                    )
+                ]
+            )
+        )
     if not ents.image_allowed(image):
         allowed = ", ".join(ents.images or ()) or "none"
         out.append(

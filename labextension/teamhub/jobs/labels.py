@@ -44,6 +44,8 @@ KIND_ANNOTATION = f"{DOMAIN}/kind"
 SUBMITTED_ANNOTATION = f"{DOMAIN}/submitted-at"
 #: On a cancelled job's record: the uid the workload had.
 UID_ANNOTATION = f"{DOMAIN}/uid"
+#: Kueue's label naming the LocalQueue (in the job's namespace) a workload waits in.
+QUEUE_NAME_LABEL = "kueue.x-k8s.io/queue-name"
 
 #: Label key prefixes (and exact keys) a user may not set on their jobs: teamhub's own,
 #: and those the Job controller and the training operator write on the pods.

@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from teamhub.jobs.errors import JobSpecError
 from teamhub.jobs.labels import (
+    QUEUE_NAME_LABEL,
     is_dns1035_label,
+    is_dns_subdomain,
     label_key_problem,
     label_value_problem,
     reserved_label,
@@ -72,8 +74,12 @@ class JobSpec(BaseModel):
     #: None: the notebook's own image.
     image: str | None = None
     env: dict[str, str] = {}
-    #: Extra labels on the workload and its pods (e.g. ``kueue.x-k8s.io/queue-name``).
+    #: Extra labels on the workload and its pods.
     labels: dict[str, str] = {}
+    #: The Kueue LocalQueue the job waits in (the workload's ``kueue.x-k8s.io/queue-name``
+    #: label): one of the user's queues, named after their teams (``environment()``).
+    #: None: the first of the user's queues, if they have any; ``""``: no queue.
+    queue: str | None = None
     #: Seconds the job may run (``activeDeadlineSeconds``); None: no limit.
     deadline: int | None = None
     #: A DNS-1035 label; None: ``<user>-<backend>-<short id>``.
@@ -261,6 +267,18 @@ class JobSpec(BaseModel):
             raise ValueError("; ".join(problems))
         return dict(v)
 
+    @field_validator("queue", mode="before")
+    @classmethod
+    def _queue(cls, v: object) -> str | None:
+        if v is None or v == "":
+            return v
+        if not isinstance(v, str) or len(v) > 63 or not is_dns_subdomain(v):
+            raise ValueError(
+                f"{v!r} is not a queue name (a LocalQueue: at most 63 lowercase letters, "
+                "digits, '-' and '.'; your queues are named after your teams)"
+            )
+        return v
+
     @field_validator("deadline", mode="before")
     @classmethod
     def _deadline(cls, v: object) -> int | None:
@@ -302,6 +320,15 @@ class JobSpec(BaseModel):
         if not isinstance(v, str) or not v.startswith("/") or "\0" in v:
             raise ValueError(f"must be an absolute path (got {v!r})")
         return v
+
+    @model_validator(mode="after")
+    def _queue_once(self) -> JobSpec:
+        if self.queue is not None and QUEUE_NAME_LABEL in self.labels:
+            raise ValueError(
+                f"give the queue once: queue={self.queue!r} or labels[{QUEUE_NAME_LABEL!r}], "
+                "not both"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_program(self) -> JobSpec:

@@ -46,6 +46,7 @@ from teamhub.server.models import (
     LogsQuery,
     MountModel,
     QueryError,
+    QueueModel,
     QuotaModel,
     SpecDefaults,
     VolumeModel,
@@ -244,7 +245,16 @@ class KubeJobsBackend:
 
     # ------------------------------------------------------------------ environment
     async def environment(self) -> EnvironmentModel:
-        return environment_model((await self.client()).environment)
+        """The environment summary, with the quota in use now (from the namespace's pods:
+        see :mod:`teamhub.jobs.quotausage`)."""
+        from teamhub.jobs.quotausage import quota_used_strings
+
+        client = await self.client()
+        pods = await client.kube.request(
+            "GET", f"/api/v1/namespaces/{client.namespace}/pods", what="listing your pods"
+        )
+        used = quota_used_strings(pods.get("items") or [])
+        return environment_model(client.environment, used=used)
 
     async def capabilities(self) -> CapabilitiesModel:
         from teamhub.jobs.backends import BACKENDS
@@ -300,7 +310,9 @@ def job_model(job: AsyncJob, *, status: Any = None, pods: list[Any] | None = Non
     return JobModel.model_validate(data)
 
 
-def environment_model(env: NotebookEnvironment) -> EnvironmentModel:
+def environment_model(
+    env: NotebookEnvironment, used: dict[str, str] | None = None
+) -> EnvironmentModel:
     ents = env.entitlements
     return EnvironmentModel(
         username=env.username,
@@ -342,6 +354,8 @@ def environment_model(env: NotebookEnvironment) -> EnvironmentModel:
         profiles=list(ents.profiles),
         images=list(ents.images) if ents.images is not None else None,
         quota=QuotaModel(**{k: v for k, v in ents.quota.items() if k in QuotaModel.model_fields}),
+        quota_used=QuotaModel(**used) if used is not None else None,
+        queues=[QueueModel(name=n, cluster_queue=cq) for n, cq in ents.queues.items()],
     )
 
 
@@ -359,6 +373,7 @@ def backend_model(backend: Backend, available: bool | None) -> BackendModel:
         procs_per_worker=backend.supports_procs_per_worker,
         gpus=backend.supports_gpus,
         chief=backend.supports_chief,
+        queue=backend.supports_queue,
         max_workers=backend.max_workers,
         reserved_env=sorted(backend.reserved_env | set(TEAMHUB_ENV)),
         reserved_env_prefixes=list(backend.reserved_env_prefixes),

@@ -189,6 +189,14 @@ class QuotaModel(Model):
     pods: str | None = None
 
 
+class QueueModel(Model):
+    """A Kueue LocalQueue in the user's namespace, one per team with a ClusterQueue."""
+
+    name: str
+    cluster_queue: str
+    """The Kueue ClusterQueue behind it (the team's quota)."""
+
+
 class EnvironmentModel(Model):
     """What jobs inherit from this notebook and what the user's teams allow."""
 
@@ -208,6 +216,11 @@ class EnvironmentModel(Model):
     images: list[str] | None = None
     """Patterns of the images the user may run (fnmatch); null: any image."""
     quota: QuotaModel
+    quota_used: QuotaModel | None = None
+    """What the namespace's running and pending pods take of each quota'd resource now
+    (notebook included), as the quota counts it."""
+    queues: list[QueueModel] = []
+    """Kueue queues jobs may wait in; a job without ``queue`` waits in the first."""
 
 
 # ------------------------------------------------------------------ capabilities
@@ -225,6 +238,8 @@ class BackendModel(Model):
     procs_per_worker: bool
     gpus: bool
     chief: bool
+    queue: bool = True
+    """Whether Kueue queues its workloads (the spec's ``queue``)."""
     max_workers: int | None = None
     reserved_env: list[str]
     """Environment variables the backend sets (rank wiring); a spec may not."""
@@ -247,9 +262,18 @@ class CapabilitiesModel(Model):
 
 
 # ------------------------------------------------------------------ queries
+def is_cache_buster(key: str, values: list[bytes]) -> bool:
+    """Whether a query parameter is JupyterLab's cache-buster: ``ServerConnection``
+    appends ``?<milliseconds since 1970>`` (a bare number, no value) to every request made
+    with its default ``cache: 'no-store'``, e.g. ``jobs?1712345678901`` or
+    ``jobs/x/logs?follow=true&1712345678901``. It is not a parameter of the API."""
+    return key.isascii() and key.isdigit() and all(v == b"" for v in values)
+
+
 class Query(BaseModel):
     """Query-string models: parsed from tornado's ``query_arguments``, unknown parameters
-    refused (except the server's own, e.g. ``token``)."""
+    refused (except the server's own, e.g. ``token``, and JupyterLab's cache-buster, see
+    :func:`is_cache_buster`): a misspelt option is an error, never silently ignored."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
 
@@ -263,7 +287,7 @@ class Query(BaseModel):
         """Validate a query string; ``QueryError`` with per-parameter problems."""
         data: dict[str, Any] = {}
         for key, raw in arguments.items():
-            if key in cls.ignored:
+            if key in cls.ignored or is_cache_buster(key, raw):
                 continue
             values = [v.decode("utf-8", "replace") for v in raw]
             if key in cls.lists:

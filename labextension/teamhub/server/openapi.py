@@ -40,7 +40,9 @@ SPEC_FIELDS = {
     "user's teams allow (`GET environment`).",
     "env": "Extra environment variables (names to string values); the backend's rank "
     "wiring variables are refused.",
-    "labels": "Extra labels on the workload and its pods, e.g. `kueue.x-k8s.io/queue-name`.",
+    "labels": "Extra labels on the workload and its pods.",
+    "queue": "The Kueue queue the job waits in (label `kueue.x-k8s.io/queue-name`): one of "
+    '`queues` in `GET environment`. Default: the first of them, if any; `""`: none.',
     "deadline": "Seconds the job may run (`activeDeadlineSeconds`).",
     "name": "Job name (a DNS-1035 label); default `<user>-<backend>-<id>`.",
     "chief": "`tf` only: the first worker is the TFJob `Chief`.",

@@ -11,6 +11,10 @@ Pods of every backend get: the notebook's image (or the spec's), volumes and mou
 (notebook env, then the backend's rank wiring, then ``TEAMHUB_JOB_*``, then the spec's
 ``env``), working directory, the ``restricted`` security settings, no ServiceAccount token,
 and the submission labels (so each rank's pod is found by label).
+
+The workload (not its pods) gets Kueue's ``kueue.x-k8s.io/queue-name`` label when the job
+waits in a queue (:meth:`Backend.queue_name`): Kueue reads it on Jobs and Kubeflow jobs,
+suspends the workload and starts it when the queue's ClusterQueue admits it.
 """
 
 from __future__ import annotations
@@ -120,6 +124,8 @@ class Backend:
     reserved_env: ClassVar[frozenset[str]] = frozenset()
     #: Env var name prefixes likewise reserved.
     reserved_env_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: Whether Kueue queues this backend's workload kind (its ``queue-name`` label).
+    supports_queue: ClassVar[bool] = True
     container_name: ClassVar[str] = "job"
 
     # ------------------------------------------------------------------ capabilities
@@ -157,6 +163,15 @@ class Backend:
             out.append(("gpus", f"the {self.name} backend cannot give workers GPUs"))
         if spec.chief and not self.supports_chief:
             out.append(("chief", f"only the tf backend has a chief (not {self.name})"))
+        if spec.queue and not self.supports_queue:
+            out.append(
+                (
+                    "queue",
+                    f"Kueue does not queue the {self.name} backend's "
+                    f"{self.workload_kind.api_version} {self.workload_kind.kind}; use "
+                    "another backend, or no queue",
+                )
+            )
         if self.max_workers is not None and spec.workers > self.max_workers:
             out.append(
                 (
@@ -215,6 +230,18 @@ class Backend:
             problems += err.problems
         if problems:
             raise JobSpecError(problems)
+
+    def queue_name(self, spec: JobSpec, env: NotebookEnvironment) -> str | None:
+        """The Kueue LocalQueue the job waits in: ``spec.queue`` (``""``: none), else the
+        first of the user's queues when the backend is one Kueue queues; None when the job
+        is not queued, or when the spec's own ``labels`` name the queue already."""
+        if L.QUEUE_NAME_LABEL in spec.labels:
+            return None
+        if spec.queue is not None:
+            return spec.queue or None
+        if not self.supports_queue:
+            return None
+        return next(iter(env.entitlements.queues), None)
 
     # ------------------------------------------------------------------ building
     def job_name(self, spec: JobSpec, env: NotebookEnvironment, submission: str) -> str:
@@ -288,6 +315,9 @@ class Backend:
         workload = self.workload(ctx)
         meta = workload["metadata"]
         meta["labels"] = {**ctx.labels, **spec.labels}
+        queue = self.queue_name(spec, env)
+        if queue:
+            meta["labels"][L.QUEUE_NAME_LABEL] = queue
         meta["annotations"] = {
             **ctx.annotations,
             L.SPEC_ANNOTATION: json.dumps(spec.summary(), sort_keys=True),

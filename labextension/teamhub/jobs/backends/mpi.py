@@ -32,6 +32,8 @@ class MPIBackend(KubeflowBackend):
     replica_specs_key = "mpiReplicaSpecs"
     container_name = "mpi"
     clean_pod_policy = "Running"
+    # Kueue queues MPI Operator v2's kubeflow.org/v2beta1 MPIJob, not this v1 MPIJob.
+    supports_queue = False
     reserved_env = frozenset({"OMPI_MCA_plm_rsh_agent", "OMPI_MCA_orte_default_hostfile"})
 
     def pod_count(self, spec: JobSpec) -> int:
