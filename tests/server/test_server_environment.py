@@ -11,7 +11,8 @@ import pytest
 
 from kubesim.sim import KubeSim
 from tests.jobs.jobs_support import IMAGE, NS, POD, job_objects, notebook, provision
-from tests.server.server_support import call
+from tests.kubesim.helpers import wait_for
+from tests.server.server_support import call, until
 
 pytestmark = pytest.mark.asyncio
 
@@ -137,3 +138,34 @@ class TestNotATeamhubNotebook:
     async def test_the_server_itself_still_works(self, jp_fetch):
         r = await jp_fetch("api", "status")
         assert r.code == 200
+
+
+async def test_quota_in_use_matches_what_the_quota_counts(jp_fetch, kubesim):
+    """``quotaUsed`` is computed from the namespace's pods (the notebook may not read
+    ResourceQuotas); kubesim's quota controller, counting the same pods, is the oracle."""
+    from teamhub.jobs.quantity import parse_quantity
+    from teamhub_spawner.objects.quota import RESOURCE_QUOTA
+
+    body = {"source": "1", "workers": 2, "cpu": "1500m", "memory": "1Gi", "name": "busy"}
+    assert (await call(jp_fetch, "POST", "jobs", body=body)).code == 201
+
+    async def both_running():
+        return (await call(jp_fetch, "GET", "jobs", "busy")).json["status"]["ready"] == 2
+
+    await until(both_running, what="both ranks running")
+    keys = {"cpu": "requests.cpu", "memory": "requests.memory", "pods": "pods"}
+
+    async def agreed():
+        used = (await call(jp_fetch, "GET", "environment")).json["quotaUsed"]
+        quota = kubesim.lookup("resourcequotas", NS, RESOURCE_QUOTA)
+        counted = (quota.get("status") or {}).get("used") or {}
+        same = all(
+            parse_quantity(used[k]) == parse_quantity(counted.get(q, "0")) for k, q in keys.items()
+        )
+        return used if same and used["pods"] == "3" else None
+
+    used = await until(agreed, what="quotaUsed to agree with the ResourceQuota's status")
+    assert used["gpus"] == "0"
+    assert parse_quantity(used["cpu"]) >= 3 and parse_quantity(used["memory"]) >= 2 * 2**30
+    assert (await call(jp_fetch, "DELETE", "jobs", "busy")).code == 204
+    wait_for(lambda: job_objects(kubesim) == [], what="the job's objects gone")
