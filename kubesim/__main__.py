@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--k8s-version", default="1.37", help="Kubernetes version to validate as")
     serve.add_argument("--gpu-node", action="store_true", help="add a node with 2 nvidia.com/gpu")
+    serve.add_argument(
+        "--kueue",
+        action="store_true",
+        help="serve Kueue's LocalQueue API (kueue.x-k8s.io/v1beta1; no Kueue controllers)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -49,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data_dir,
         k8s_version=args.k8s_version,
         nodes=nodes,
+        kueue=args.kueue,
     )
     sim.start()
     # https: kubectl (client-go) only sends a bearer token over TLS.

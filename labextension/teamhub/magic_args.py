@@ -16,9 +16,6 @@ from IPython.core.magic_arguments import MagicArgumentParser, MagicHelpFormatter
 
 from teamhub.jobs.spec import BACKEND_NAMES
 
-#: The label Kueue reads to put a workload in a queue (``--queue``).
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-
 
 class ShowHelp(Exception):
     """``--help`` was given: show ``text`` instead of running the command."""
@@ -70,7 +67,11 @@ def cell_parser() -> MagicArgumentParser:
     p.add_argument("--image", help="the image (default: this notebook's; must be allowed)")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="set an env var")
     p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="add a label")
-    p.add_argument("--queue", metavar="NAME", help=f"the Kueue queue (label {QUEUE_LABEL})")
+    p.add_argument(
+        "--queue",
+        metavar="NAME",
+        help="your Kueue queue to wait in (default: your first; '' for none)",
+    )
     p.add_argument("--deadline", type=int, metavar="SECONDS", help="stop the job after this")
     p.add_argument("--name", help="the job's name (default: generated)")
     p.add_argument("--chief", action="store_true", help="tf: the first worker is the chief")
@@ -158,8 +159,8 @@ def spec_fields(args: argparse.Namespace) -> dict[str, Any]:
     if env:
         out["env"] = env
     labels = pairs(args.label, "--label")
-    if args.queue:
-        labels[QUEUE_LABEL] = args.queue
+    if args.queue is not None:
+        out["queue"] = args.queue
     if labels:
         out["labels"] = labels
     if args.chief:

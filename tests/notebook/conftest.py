@@ -10,6 +10,7 @@ kubelet what a container prints and how it ends (it does not run the code).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from teamhub.jobs.api import Jobs
 from teamhub.jobs.backends.base import Backend
 from teamhub.jobs.client import JobsClient
 
+from kubesim.sim import KubeSim
+from tests.hub.teams_fixtures import base
 from tests.jobs.jobs_support import NS, POD, notebook, provision
 
 
@@ -32,8 +35,25 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def kubesim(tmp_path: Path) -> Iterator[KubeSim]:
+    """A fresh kubesim per test that serves Kueue's LocalQueues (alice's team has one)."""
+    sim = KubeSim(kubelet="instant", kueue=True, data_dir=tmp_path / "kubesim").start()
+    sim.kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")  # type: ignore[attr-defined]
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+#: The vision team waits in this Kueue ClusterQueue: alice has the LocalQueue ``vision``.
+CLUSTER_QUEUE = "teamhub-team-vision"
+
+
+@pytest.fixture
 def kubeconfig(kubesim, tmp_path: Path, home: Path) -> Path:
-    return provision(kubesim, notebook(), tmp_path)
+    cfg = base()
+    cfg["teams"]["vision"]["clusterQueue"] = CLUSTER_QUEUE
+    return provision(kubesim, notebook(config=cfg), tmp_path)
 
 
 @pytest.fixture

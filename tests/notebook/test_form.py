@@ -65,7 +65,11 @@ async def test_submitting_creates_the_job_and_shows_its_monitor(kubesim, client,
     form.workers.value = 2
     form.cpu.value = "500m"
     form.env.value = "LEARNING_RATE=0.1\n# comment\nEPOCHS=3"
-    form.queue.value = "team-queue"
+    assert form.queue.options == (
+        ("vision (ClusterQueue teamhub-team-vision)", "vision"),
+        ("none", ""),
+    )
+    assert form.queue.value == "vision" and not form.queue.disabled
     form.name.value = "from-form"
     form.submit_button.click()
     await form.tasks.idle()
@@ -73,7 +77,7 @@ async def test_submitting_creates_the_job_and_shows_its_monitor(kubesim, client,
     job = form.job
     assert job is not None and job.name == "from-form" and submitted == [job]
     wl = batch_job(kubesim, "from-form")
-    assert wl["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-queue"
+    assert wl["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "vision"
     pod_spec = wl["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value") for e in pod_spec["containers"][0]["env"]}
     assert env["LEARNING_RATE"] == "0.1" and env["EPOCHS"] == "3"

@@ -63,6 +63,8 @@ async def test_bad_command_lines_are_clear_errors_and_create_nothing(kubesim, sh
         ("--backend tf --procs-per-worker 2", "runs one process per worker"),
         ("--out 2x", "--out '2x': not a Python variable name"),
         ("--name Bad_Name", "is not a valid job name"),
+        ("--queue nlp", "'nlp' is not one of your queues (vision)"),
+        ("--backend mpi --queue vision", "Kueue does not queue the mpi backend"),
     ]
     for line, message in cases:
         with pytest.raises(UsageError) as e:
@@ -91,13 +93,13 @@ async def test_cell_magic_submits_the_cell_and_shows_the_monitor(
     magics.widgets = "always"
     cell = "import os\nprint('loss', os.environ['RANK'])\n"
     shell.run_cell_magic(
-        "job", "--workers 2 --cpu 1 --env LR=0.1 --queue q1 --name hello --out job", cell
+        "job", "--workers 2 --cpu 1 --env LR=0.1 --queue vision --name hello --out job", cell
     )
     job = magics.last_job
     assert job.name == "hello" and shell.user_ns["job"] is job
     wl = batch_job(kubesim, "hello")
     assert wl["spec"]["completions"] == 2
-    assert wl["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "q1"
+    assert wl["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "vision"
     container = wl["spec"]["template"]["spec"]["containers"][0]
     assert {"name": "LR", "value": "0.1"} in container["env"]
     assert kubesim.lookup("configmaps", NS, "hello.job")["data"]["main.py"] == cell

@@ -4,21 +4,20 @@ field a spec problem belongs beside. Plain functions of plain values."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import ipywidgets as widgets
 
 from teamhub.jobs.backends import BACKENDS, Backend
 from teamhub.jobs.entitlements import Entitlements
 
-#: The label Kueue reads to put a workload in a queue.
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 #: Spec fields shown beside another form field.
 FIELD_OF_PROBLEM = {
     "script": "program",
     "source": "program",
     "command": "program",
     "labels": "queue",
+    "queue": "queue",
 }
 _WILDCARDS = frozenset("*?[")
 LABEL_STYLE = {"description_width": "10em"}
@@ -94,3 +93,9 @@ def parse_pairs(text: str, what: str) -> tuple[dict[str, str], list[str]]:
 def form_field(spec_field: str) -> str:
     """The form field beside which a problem with ``spec_field`` is shown."""
     return FIELD_OF_PROBLEM.get(spec_field, spec_field)
+
+
+def queue_options(queues: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The queue dropdown: the user's queues (team name, and the ClusterQueue behind it),
+    the first being the default a job without ``queue`` gets, then "none"."""
+    return [(f"{q} (ClusterQueue {cq})", q) for q, cq in queues.items()] + [("none", "")]

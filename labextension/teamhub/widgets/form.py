@@ -5,8 +5,9 @@ The form asks what the jobs API asks (:class:`~teamhub.jobs.spec.JobSpec`): the 
 script file, a command, or code given to the form), workers, processes per worker,
 CPU/memory/GPUs per worker, the image (a dropdown of the images the user's teams allow, a
 suggesting text box when they allow patterns, free text when any image is allowed), env
-(``KEY=value`` lines) and a Kueue queue. Nothing is checked twice: the form passes what
-was typed to ``JobsClient.submit`` and shows the
+(``KEY=value`` lines) and the Kueue queue (a dropdown of the user's queues, the first by
+default). Nothing is checked twice: the form passes what was typed to
+``JobsClient.submit`` and shows the
 :class:`~teamhub.jobs.errors.JobSpecError`'s ``problems`` beside their fields — the same
 rules as every other way of submitting, and nothing is created when there is a problem.
 
@@ -107,7 +108,9 @@ class SubmitForm(widgets.VBox):
         self.env = widgets.Textarea(
             placeholder="KEY=value, one per line", description="Env", style=style
         )
-        self.queue = widgets.Text(placeholder="none", description="Kueue queue", style=style)
+        self.queue = widgets.Dropdown(
+            options=[("none", "")], value="", description="Queue", disabled=True, style=style
+        )
         self.name = widgets.Text(placeholder="generated", description="Job name", style=style)
         self.chief = widgets.Checkbox(value=False, description="First worker is the chief")
         self.submit_button = widgets.Button(
@@ -169,6 +172,10 @@ class SubmitForm(widgets.VBox):
             self.hints["image"].value = render.note(
                 "allowed: " + (", ".join(env.entitlements.images) or "no image")
             )
+        queues = F.queue_options(env.entitlements.queues)
+        self.queue.options = queues
+        self.queue.value = queues[0][1]
+        self.queue.disabled = len(queues) == 1
         available = await self._served_backends(client)
         if available != list(BACKENDS):
             missing = [b for b in BACKENDS if b not in available]
@@ -265,8 +272,8 @@ class SubmitForm(widgets.VBox):
         problems += [("env", p) for p in bad]
         if env:
             out["env"] = env
-        if self.queue.value.strip():
-            out["labels"] = {F.QUEUE_LABEL: self.queue.value.strip()}
+        if self.client is not None and self.client.environment.entitlements.queues:
+            out["queue"] = self.queue.value  # "": the user chose no queue
         if not self.chief.disabled and self.chief.value:
             out["chief"] = True
         return out, problems
