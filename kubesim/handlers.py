@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from kubesim import errors, logstream, watchstream
+from kubesim import errors, execstream, logstream, watchstream
 from kubesim.patch import SchemaLookup, json_merge_patch, json_patch, strategic_merge_patch
 from kubesim.rbac import UserInfo
 from kubesim.server import PATCH_TYPES, Route, json_response, query_bool
@@ -70,8 +70,7 @@ async def get(server: Server, request: web.Request, route: Route, user: User) ->
     if route.subresource == "log":
         return await logstream.stream_logs(server.sim, request, route.namespace, route.name)
     if route.subresource in ("exec", "attach", "portforward"):
-        api.get(route.rt, route.namespace, route.name)
-        raise errors.bad_request("Upgrade request required")
+        return await execstream.serve(server, request, route, user)
     obj = api.get(route.rt, route.namespace, route.name)
     if server.wants_table(request):
         meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
@@ -170,8 +169,7 @@ async def _create_sub(
             201,
         )
     if route.subresource in ("exec", "attach", "portforward"):
-        sim.api.get(route.rt, route.namespace, route.name)
-        raise errors.bad_request("Upgrade request required")
+        return await execstream.serve(server, request, route, user)
     raise errors.method_not_allowed()
 
 

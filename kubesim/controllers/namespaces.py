@@ -4,12 +4,22 @@ deletion that removes everything the namespace holds before the namespace itself
 from __future__ import annotations
 
 import copy
+import subprocess
 from collections.abc import Hashable
 
 from kubesim import errors
 from kubesim.controllers import Controller
 
-ROOT_CA = "-----BEGIN CERTIFICATE-----\nkubesim-has-no-tls\n-----END CERTIFICATE-----\n"
+
+def root_ca() -> str:
+    """The CA pods verify the API server with: the certificate of kubesim's https listener
+    (``kubesim.tls``; made with ``openssl``, a placeholder where that is missing)."""
+    from kubesim.tls import serving_cert
+
+    try:
+        return serving_cert()[0].read_text()
+    except (OSError, subprocess.CalledProcessError):
+        return "-----BEGIN CERTIFICATE-----\nkubesim-has-no-tls\n-----END CERTIFICATE-----\n"
 
 
 class NamespaceController(Controller):
@@ -39,7 +49,7 @@ class NamespaceController(Controller):
                 self.api.create(
                     cm_rt,
                     name,
-                    {"metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": ROOT_CA}},
+                    {"metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": root_ca()}},
                 )
             except errors.ApiError as e:
                 if e.code != 409:

@@ -58,6 +58,10 @@ def namespace_support() -> str | None:
 class ProcessContainer:
     """A running container: its process, its log pumps, how it ended."""
 
+    #: The environment and working directory ``exec`` runs commands with (set by the runtime).
+    exec_env: dict[str, str] | None = None
+    exec_cwd: str = "/"
+
     def __init__(
         self,
         proc: asyncio.subprocess.Process | None,

@@ -5,17 +5,22 @@ directory of kubesim's Python interpreter first on ``PATH`` (so ``python``,
 ``jupyterhub-singleuser``... of kubesim's virtualenv are found). Only a few host
 variables pass through (``HOME``, ``LANG``, ``TZ``, ``PYTHONPATH``..., see ``HOST_ENV``);
 then the kubelet's variables: ``HOSTNAME``, the master service's
-``KUBERNETES_SERVICE_HOST``/``_PORT`` (kubesim's own address), service links, the
+``KUBERNETES_SERVICE_HOST``/``_PORT`` (kubesim's https address), service links, the
 container's ``env``/``envFrom`` (:mod:`kubesim.kubelet.env`), and ``KUBECONFIG``.
 
-**API access from a pod.** kubesim serves plain HTTP, while in-cluster client config
-(``load_incluster_config``, ``rest.InClusterConfig``) always builds an ``https://`` URL
-from ``KUBERNETES_SERVICE_HOST``/``_PORT`` and so cannot talk to kubesim. Each pod
-therefore also gets ``KUBECONFIG`` pointing at ``<data_dir>/pods/<uid>/kubeconfig``, whose
-user reads the pod's projected ServiceAccount token through ``tokenFile`` (re-read as the
-kubelet refreshes it): kubectl, ``kubernetes`` and ``kubernetes_asyncio``
-(``load_kube_config``) inside the pod authenticate as the pod's ServiceAccount, in the
-pod's namespace. A container's own ``KUBECONFIG`` env var wins.
+**API access from a pod.** Pods reach kubesim over its https listener (started with the
+first pod; its self-signed certificate is every namespace's ``kube-root-ca.crt``), as kubectl
+sends credentials only over TLS. ``KUBERNETES_SERVICE_HOST``/``_PORT`` name that listener, so
+in-cluster config (``rest.InClusterConfig``, ``load_incluster_config``: https, the projected
+token and ``ca.crt`` under ``/var/run/secrets/kubernetes.io/serviceaccount``) works where
+the token is mounted (*namespace* mode). Each pod also gets ``KUBECONFIG`` pointing at
+``<data_dir>/pods/<uid>/kubeconfig`` (the same https URL and CA), whose user reads the pod's
+projected ServiceAccount token through ``tokenFile`` (re-read as the kubelet refreshes it):
+kubectl, ``kubernetes`` and ``kubernetes_asyncio`` (``load_kube_config``) inside the pod
+authenticate as the pod's ServiceAccount, in the pod's namespace, in either isolation mode.
+A container's own ``KUBECONFIG`` env var wins. A pod without a token
+(``automountServiceAccountToken: false``) gets no ``KUBECONFIG``: like on a node, it has no
+credentials (kubectl there tries in-cluster config, then ``localhost:8080``).
 
 **Isolation modes.** Chosen once per runtime: ``KUBESIM_ISOLATION=namespace|none``, or
 automatically (namespace when ``unshare`` works, which needs root).
@@ -43,6 +48,9 @@ grandchildren). ``stop(grace)`` sends SIGTERM to the group, SIGKILL after ``grac
 The exit code is reported as the kubelet does (killed by signal N -> 128+N). A command
 that cannot be executed terminates with ``StartError`` and exit code 128, as with runc.
 A container without ``command`` cannot run (there is no image): ``CreateContainerError``.
+``kubectl exec`` runs commands in a running container's context (:mod:`kubesim.kubelet.exec`);
+the MPI operator's ``kubectl-delivery`` init container is stood in for by
+:mod:`kubesim.kubelet.kubectl_delivery`.
 """
 
 from __future__ import annotations
@@ -62,7 +70,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from kubesim.kubelet import dns, podinit
+from kubesim.kubelet import dns, kubectl_delivery, podinit
 from kubesim.kubelet.container import (
     RUNC_PREFIX,
     UNSHARE_ARGS,
@@ -73,6 +81,7 @@ from kubesim.kubelet.container import (
 from kubesim.kubelet.env import container_env, expand, expand_command, service_env
 from kubesim.kubelet.logs import LogWriter
 from kubesim.kubelet.volumes import PodVolumes
+from kubesim.tls import ca_data
 
 if TYPE_CHECKING:
     from kubesim.sim import KubeSim
@@ -171,7 +180,9 @@ class ProcessRuntime:
             raise
         st.listener = vols.on_event
         self.sim.store.listeners.append(st.listener)
+        kubectl_delivery.deliver(pod, vols.paths)
         (pod_dir / "etc-hostname").write_text(dns.uts_hostname(pod) + "\n")
+        await self.sim._start_tls()  # pods reach the API over https, as kubectl requires
         self._write_kubeconfig(st)
         self.hosts.register(uid, st.ip, st.hosts)
 
@@ -180,12 +191,14 @@ class ProcessRuntime:
         sa = st.pod["spec"].get("serviceAccountName") or "default"
         token = st.volumes.token_path()
         user = {"tokenFile": str(token)} if token else {}
+        cluster = {
+            "server": f"https://{self.api_ip}:{self.sim.tls_port}",
+            "certificate-authority-data": ca_data(),
+        }
         cfg = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [
-                {"name": "kubesim", "cluster": {"server": f"http://{self.api_ip}:{self.sim.port}"}}
-            ],
+            "clusters": [{"name": "kubesim", "cluster": cluster}],
             "users": [{"name": sa, "user": user}],
             "contexts": [
                 {
@@ -222,7 +235,7 @@ class ProcessRuntime:
             c,
             get_secret=lambda n: self.sim.store.peek(self.sim.api.rt("", "secrets"), ns, n),
             get_configmap=lambda n: self.sim.store.peek(self.sim.api.rt("", "configmaps"), ns, n),
-            services=service_env(pod, svcs, self.api_ip, self.sim.port),
+            services=service_env(pod, svcs, self.api_ip, self.sim.tls_port or self.sim.port),
             pod_ips=[st.ip],
             host_ips=[st.host_ip],
             allocatable=st.volumes.allocatable(),
@@ -234,7 +247,8 @@ class ProcessRuntime:
         if sys.prefix != sys.base_prefix:
             full["VIRTUAL_ENV"] = sys.prefix
         full["HOSTNAME"] = dns.uts_hostname(pod)
-        full["KUBECONFIG"] = str(st.kubeconfig)
+        if st.volumes.token_path():  # no token (automount off): no credentials, as on a node
+            full["KUBECONFIG"] = str(st.kubeconfig)
         full.update(kube)
         return kube, full
 
@@ -320,7 +334,7 @@ class ProcessRuntime:
                 str(spec_file),
                 **common,
             )
-            return ProcessContainer(proc, writer, error_file)
+            return _exec_context(ProcessContainer(proc, writer, error_file), env, cwd)
         self._link_mounts(st, mounts)
         Path(cwd).mkdir(parents=True, exist_ok=True)
         try:
@@ -335,7 +349,7 @@ class ProcessRuntime:
             return ProcessContainer(
                 None, writer, start_error=f'{RUNC_PREFIX}exec: "{a}": {why}: unknown'
             )
-        return ProcessContainer(proc, writer)
+        return _exec_context(ProcessContainer(proc, writer), env, cwd)
 
     def _link_mounts(self, st: PodState, mounts: list[dict]) -> None:
         """No mount namespace: mount points become symlinks where nothing exists yet."""
@@ -354,3 +368,9 @@ class ProcessRuntime:
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(src, dst)
             st.links.append((dst, src))
+
+
+def _exec_context(handle: ProcessContainer, env: dict[str, str], cwd: str) -> ProcessContainer:
+    """What ``exec`` into this container runs with (:mod:`kubesim.kubelet.exec`)."""
+    handle.exec_env, handle.exec_cwd = env, cwd
+    return handle

@@ -21,8 +21,15 @@ on a cluster (the pod itself appears later than on a cluster).
 
 The job succeeds when the launcher succeeds and fails when it fails (reason
 ``MPIJobMPIJobFailed``, the operator's doubled prefix); a failed worker fails it too.
-Launching ranks needs ``kubectl exec``, which kubesim does not serve, so ``mpirun`` itself
-cannot run in the process kubelet.
+
+In the process kubelet ``mpirun`` really runs: the kubelet puts a ``kubectl`` where the
+``kubectl-delivery`` init container would (:mod:`kubesim.kubelet.kubectl_delivery`), and
+kubesim serves ``pods/exec`` (:mod:`kubesim.execstream`), so ``kubexec.sh`` starts Open MPI's
+daemons in the workers as the launcher's ServiceAccount. Its Role grants ``create`` on
+``pods/exec`` only, so kubectl's WebSocket attempt is refused (no ``get``) and it falls back
+to SPDY, as on a cluster. As the real operator's, the ``kubectl-delivery`` container sets no
+``securityContext`` (Pod Security ``restricted`` refuses the launcher), and ``kubectl``
+authenticates only if the launcher's template leaves its ServiceAccount token mounted.
 """
 
 from __future__ import annotations

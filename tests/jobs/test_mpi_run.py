@@ -1,0 +1,211 @@
+"""The ``mpi`` backend really runs (kubesim's process kubelet, the training operator v1's
+MPIJob): the launcher's ``mpirun`` starts a daemon on each worker with ``kubectl exec``, one
+rank per worker; the ranks exchange their ranks over TCP (MPI), see the notebook's team
+volume and credential file, print through ``mpirun`` into the launcher's log — the merged
+logs show every rank — and the archived logs stay after the pods are deleted.
+
+Two things stand in the way on a cluster, and kubesim shows both:
+
+- **Pod Security.** The operator's launcher carries its ``kubectl-delivery`` init container,
+  which sets no ``securityContext``: a namespace enforcing ``restricted`` (teamhub's) refuses
+  the launcher, and the job's status says so. The runs below relax the user's namespace to
+  ``baseline``, as an admin offering the v1 operator would have to.
+- **The launcher's credentials.** Job pods get no ServiceAccount token
+  (``automountServiceAccountToken: false``), so the launcher's kubectl has no credentials
+  and ``mpirun`` cannot start its daemons. The successful run mounts the launcher's token
+  (the operator's ``<job>-launcher`` ServiceAccount, which may only exec into the job's
+  workers): :func:`launcher_token`, the change the ``mpi`` backend needs.
+
+The ranks run Debian's ``python3`` with ``python3-mpi4py`` and Open MPI (``./dev test``
+installs them). Their environment lets Open MPI run as root and use the loopback interface,
+as a user would set for their cluster's network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from teamhub.jobs.backends.mpi import MPIBackend
+from teamhub.jobs.client import JobsClient
+
+from kubesim.sim import KubeSim
+from tests.jobs.jobs_support import NS, POD
+from tests.jobs.test_e2e import rendezvous_env, start
+
+MPI_PYTHON = "/usr/bin/python3"
+
+
+def _have_mpi4py() -> bool:
+    try:
+        return subprocess.run([MPI_PYTHON, "-c", "import mpi4py"], timeout=30).returncode == 0
+    except OSError:
+        return False
+
+
+pytestmark = [
+    pytest.mark.skipif(
+        os.geteuid() != 0
+        or shutil.which("unshare") is None
+        or shutil.which("mpirun") is None
+        or not _have_mpi4py(),
+        reason="needs root, unshare, Debian's openmpi-bin and python3-mpi4py",
+    ),
+]
+
+OPEN_MPI_ENV = {
+    "OMPI_ALLOW_RUN_AS_ROOT": "1",
+    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+    "OMPI_MCA_oob_tcp_if_include": "lo",
+    "OMPI_MCA_btl_tcp_if_include": "lo",
+    "OMPI_MCA_btl": "tcp,self",
+}
+
+RANK = textwrap.dedent(
+    """
+    import os, socket
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+    team = open(os.path.join(os.environ["TEAM_DIR"], "hello.txt")).read().strip()
+    cred = open(os.path.join(os.environ["CRED_DIR"], "AWS_ACCESS_KEY_ID")).read().strip()
+    print(f"rank {rank}/{size} on {socket.gethostname()} sees {team} and {cred} "
+          f"env={os.environ['AWS_ACCESS_KEY_ID']}", flush=True)
+    ranks = comm.allgather(rank)
+    if rank == 0:
+        print(f"rank 0 heard from ranks {ranks}", flush=True)
+    """
+)
+
+
+def relax_to_baseline(sim: KubeSim) -> None:
+    """What an admin offering the v1 MPI operator does: Pod Security ``baseline``."""
+    ns = sim.lookup("namespaces", "", NS)
+    assert ns is not None
+    for mode in ("enforce", "warn", "audit"):
+        ns["metadata"]["labels"][f"pod-security.kubernetes.io/{mode}"] = "baseline"
+    sim.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": ns["metadata"]})
+
+
+@pytest.fixture
+def launcher_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The launcher's pod template mounts its ServiceAccount token (the rest as built)."""
+    built = MPIBackend.workload
+
+    def workload(self: MPIBackend, ctx: Any) -> dict:
+        w = built(self, ctx)
+        launcher = w["spec"]["mpiReplicaSpecs"]["Launcher"]["template"]["spec"]
+        assert launcher["automountServiceAccountToken"] is False  # the gap this fills
+        launcher["automountServiceAccountToken"] = True
+        return w
+
+    monkeypatch.setattr(MPIBackend, "workload", workload)
+
+
+def submit_args(root: Path) -> dict:
+    return {
+        "backend": "mpi",
+        "command": [MPI_PYTHON, "-c", RANK],
+        "workers": 2,
+        "env": {**rendezvous_env(root), **OPEN_MPI_ENV},
+    }
+
+
+@pytest.mark.asyncio
+async def test_restricted_namespace_refuses_the_launcher(tmp_path):
+    sim, kubeconfig, root = await asyncio.to_thread(start, tmp_path)
+    try:
+        async with await JobsClient.connect(
+            kubeconfig=kubeconfig, namespace=NS, pod_name=POD
+        ) as jobs:
+            job = await jobs.submit(**submit_args(root))
+            for _ in range(300):
+                st = await job.status()
+                if "kubectl-delivery" in st.message:
+                    break
+                await asyncio.sleep(0.1)
+            assert not st.finished
+            assert 'violates PodSecurity "restricted:latest"' in st.message, st
+            assert 'container "kubectl-delivery" must set securityContext' in st.message
+            await job.cancel(archive_logs=False)
+    finally:
+        await asyncio.to_thread(sim.stop)
+
+
+@pytest.mark.asyncio
+async def test_without_its_token_the_launcher_cannot_reach_the_workers(tmp_path):
+    sim, kubeconfig, root = await asyncio.to_thread(start, tmp_path)
+    try:
+        await asyncio.to_thread(relax_to_baseline, sim)
+        async with await JobsClient.connect(
+            kubeconfig=kubeconfig, namespace=NS, pod_name=POD
+        ) as jobs:
+            job = await jobs.submit(**submit_args(root))
+            st = await job.wait(timeout=120)
+            lines = [str(line) async for line in job.logs(replica="launcher")]
+            assert (st.phase, st.reason) == ("Failed", "MPIJobMPIJobFailed"), st
+            # kubectl found no credentials: no in-cluster token, so the default server
+            assert any(
+                "The connection to the server localhost:8080 was refused" in x for x in lines
+            )
+            assert any("ORTE was unable to reliably start one or more daemons" in x for x in lines)
+    finally:
+        await asyncio.to_thread(sim.stop)
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("launcher_token")
+async def test_mpi_ranks_meet_on_the_workers_and_their_logs_outlive_the_pods(tmp_path):
+    sim, kubeconfig, root = await asyncio.to_thread(start, tmp_path)
+    try:
+        await asyncio.to_thread(relax_to_baseline, sim)
+        async with await JobsClient.connect(
+            kubeconfig=kubeconfig, namespace=NS, pod_name=POD
+        ) as jobs:
+            job = await jobs.submit(**submit_args(root))
+            st = await job.wait(timeout=120)
+            lines = [str(line) async for line in job.logs()]
+            assert st.phase == "Succeeded", (st, lines, await job.events())
+            for r in range(2):
+                assert (
+                    f"[launcher] rank {r}/2 on {job.name}-worker-{r} sees team-data-v1 and "
+                    "AKIAVISION env=AKIAVISION"
+                ) in lines
+            assert "[launcher] rank 0 heard from ranks [0, 1]" in lines
+            # every rank reached its worker through the launcher's kubectl exec
+            for r in range(2):
+                assert any(
+                    f"/opt/kube/kubectl exec {job.name}-worker-{r} --container mpi -- /bin/sh"
+                    in line
+                    for line in lines
+                )
+
+            archive = tmp_path / "archive"
+            files = await job.archive_logs(archive)
+            await job.delete()
+
+            def pods_left() -> list[str]:
+                rt = sim.registry.get("", "pods")
+                return [
+                    p["metadata"]["name"]
+                    for p in sim.store.iter(rt, NS)
+                    if job.name in p["metadata"]["name"]
+                ]
+
+            for _ in range(300):
+                if not await asyncio.to_thread(sim.call, pods_left):
+                    break
+                await asyncio.sleep(0.1)
+            assert await asyncio.to_thread(sim.call, pods_left) == []
+            launcher_log = next(f for f in files if f.name.startswith("launcher"))
+            text = launcher_log.read_text()
+            assert f"rank 1/2 on {job.name}-worker-1 sees team-data-v1" in text
+            assert "rank 0 heard from ranks [0, 1]" in text
+    finally:
+        await asyncio.to_thread(sim.stop)
