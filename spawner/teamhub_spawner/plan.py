@@ -66,6 +66,7 @@ class ServerInputs:
     servername: str = ""
     credential_secret_name: str = "teamhub-credentials"
     pod_security_version: str = "latest"
+    pod_security_level: str = "restricted"
     #: ``(team, ClusterQueue)`` per team of the user's with a Kueue ClusterQueue: one
     #: LocalQueue each, named after the team.
     queues: tuple[tuple[str, str], ...] = ()
@@ -119,6 +120,7 @@ def plan(inputs: ServerInputs) -> Plan:
         username=user,
         teams=inputs.teams,
         pod_security_version=inputs.pod_security_version,
+        pod_security_level=inputs.pod_security_level,
     )
     return Plan(namespace=namespace, objects=tuple(objects), credential_secret=secret)
 

@@ -39,7 +39,7 @@ from teamhub_hub.authenticator import AUTH_STATE_KEY
 from teamhub_hub.registry import teams_config_for
 from teamhub_hub.teams import Entitlements, EntitlementsConflictError
 from tornado import web
-from traitlets import Bool, Integer, Unicode, default
+from traitlets import Bool, Integer, TraitError, Unicode, default, validate
 
 from teamhub_spawner import provision
 from teamhub_spawner.objects import (
@@ -50,6 +50,7 @@ from teamhub_spawner.objects import (
     pod_additions,
 )
 from teamhub_spawner.objects import labels as L
+from teamhub_spawner.objects.namespace import PSA_LEVELS
 from teamhub_spawner.plan import PRUNABLE, Plan, ServerInputs, plan, stale
 
 
@@ -89,6 +90,27 @@ class TeamSpawner(KubeSpawner):
         help="""The Pod Security Standards version enforced on user namespaces
         (`pod-security.kubernetes.io/enforce-version`), e.g. `v1.30` to pin it.""",
     )
+    pod_security_level = Unicode(
+        "restricted",
+        config=True,
+        help="""The Pod Security Standard enforced on user namespaces: `restricted` (the
+        default) or `baseline`. `baseline` is what the Kubeflow training operator v1's
+        MPIJob needs: the operator adds an init container (`kubectl-delivery`) to the MPI
+        launcher without the security context `restricted` requires, so the launcher is
+        refused. Violations of `restricted` are still warned about and audited either way,
+        and the Helm chart's admission policy keeps refusing privileged, host-namespace and
+        hostPath pods.""",
+    )
+
+    @validate("pod_security_level")
+    def _check_pod_security_level(self, proposal: Any) -> str:
+        if proposal.value not in PSA_LEVELS:
+            raise TraitError(
+                f"TeamSpawner.pod_security_level must be one of {', '.join(PSA_LEVELS)}, "
+                f"not {proposal.value!r}"
+            )
+        return proposal.value
+
     delete_namespace_on_user_delete = Bool(
         False,
         config=True,
@@ -206,6 +228,7 @@ class TeamSpawner(KubeSpawner):
             servername=self.name or "",
             credential_secret_name=credential_secret_name(self.name or ""),
             pod_security_version=self.pod_security_version,
+            pod_security_level=self.pod_security_level,
             queues=tuple(ents.queues.items()),
         )
 

@@ -91,7 +91,10 @@ def test_every_backend_builds_valid_manifests_in_the_notebooks_environment(backe
         spec, c = tpl["spec"], tpl["spec"]["containers"][0]
         assert tpl["metadata"]["labels"][L.SUBMISSION] == SID
         assert tpl["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "vision"
-        assert spec["automountServiceAccountToken"] is False
+        # No job pod has API rights, but the MPI launcher: kubectl exec into its workers
+        # with the token of the ServiceAccount the operator makes for it.
+        launcher = (backend, rtype) == ("mpi", "Launcher")
+        assert spec["automountServiceAccountToken"] is launcher
         assert "serviceAccountName" not in spec and "serviceAccount" not in spec
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}

@@ -4,17 +4,12 @@ rank per worker; the ranks exchange their ranks over TCP (MPI), see the notebook
 volume and credential file, print through ``mpirun`` into the launcher's log — the merged
 logs show every rank — and the archived logs stay after the pods are deleted.
 
-Two things stand in the way on a cluster, and kubesim shows both:
-
-- **Pod Security.** The operator's launcher carries its ``kubectl-delivery`` init container,
-  which sets no ``securityContext``: a namespace enforcing ``restricted`` (teamhub's) refuses
-  the launcher, and the job's status says so. The runs below relax the user's namespace to
-  ``baseline``, as an admin offering the v1 operator would have to.
-- **The launcher's credentials.** Job pods get no ServiceAccount token
-  (``automountServiceAccountToken: false``), so the launcher's kubectl has no credentials
-  and ``mpirun`` cannot start its daemons. The successful run mounts the launcher's token
-  (the operator's ``<job>-launcher`` ServiceAccount, which may only exec into the job's
-  workers): :func:`launcher_token`, the change the ``mpi`` backend needs.
+The v1 operator's launcher carries its ``kubectl-delivery`` init container, which sets no
+``securityContext``: a namespace enforcing ``restricted`` (teamhub's default) refuses the
+launcher, and the job's status says so. The runs below enforce ``baseline`` instead, as
+``TeamSpawner.pod_security_level = "baseline"`` labels the namespace. The launcher mounts
+the token of the ServiceAccount the operator makes for it (the one job pod that does), which
+its ``kubectl exec`` needs.
 
 The ranks run Debian's ``python3`` with ``python3-mpi4py`` and Open MPI (``./dev test``
 installs them). Their environment lets Open MPI run as root and use the loopback interface,
@@ -29,11 +24,10 @@ import shutil
 import subprocess
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
-from teamhub.jobs.backends.mpi import MPIBackend
 from teamhub.jobs.client import JobsClient
+from teamhub_spawner.objects.namespace import pod_security_labels
 
 from kubesim.sim import KubeSim
 from tests.jobs.jobs_support import NS, POD
@@ -85,27 +79,11 @@ RANK = textwrap.dedent(
 
 
 def relax_to_baseline(sim: KubeSim) -> None:
-    """What an admin offering the v1 MPI operator does: Pod Security ``baseline``."""
+    """The namespace as TeamSpawner labels it with ``pod_security_level = "baseline"``."""
     ns = sim.lookup("namespaces", "", NS)
     assert ns is not None
-    for mode in ("enforce", "warn", "audit"):
-        ns["metadata"]["labels"][f"pod-security.kubernetes.io/{mode}"] = "baseline"
+    ns["metadata"]["labels"].update(pod_security_labels(level="baseline"))
     sim.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": ns["metadata"]})
-
-
-@pytest.fixture
-def launcher_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The launcher's pod template mounts its ServiceAccount token (the rest as built)."""
-    built = MPIBackend.workload
-
-    def workload(self: MPIBackend, ctx: Any) -> dict:
-        w = built(self, ctx)
-        launcher = w["spec"]["mpiReplicaSpecs"]["Launcher"]["template"]["spec"]
-        assert launcher["automountServiceAccountToken"] is False  # the gap this fills
-        launcher["automountServiceAccountToken"] = True
-        return w
-
-    monkeypatch.setattr(MPIBackend, "workload", workload)
 
 
 def submit_args(root: Path) -> dict:
@@ -139,28 +117,6 @@ async def test_restricted_namespace_refuses_the_launcher(tmp_path):
 
 
 @pytest.mark.asyncio
-async def test_without_its_token_the_launcher_cannot_reach_the_workers(tmp_path):
-    sim, kubeconfig, root = await asyncio.to_thread(start, tmp_path)
-    try:
-        await asyncio.to_thread(relax_to_baseline, sim)
-        async with await JobsClient.connect(
-            kubeconfig=kubeconfig, namespace=NS, pod_name=POD
-        ) as jobs:
-            job = await jobs.submit(**submit_args(root))
-            st = await job.wait(timeout=120)
-            lines = [str(line) async for line in job.logs(replica="launcher")]
-            assert (st.phase, st.reason) == ("Failed", "MPIJobMPIJobFailed"), st
-            # kubectl found no credentials: no in-cluster token, so the default server
-            assert any(
-                "The connection to the server localhost:8080 was refused" in x for x in lines
-            )
-            assert any("ORTE was unable to reliably start one or more daemons" in x for x in lines)
-    finally:
-        await asyncio.to_thread(sim.stop)
-
-
-@pytest.mark.asyncio
-@pytest.mark.usefixtures("launcher_token")
 async def test_mpi_ranks_meet_on_the_workers_and_their_logs_outlive_the_pods(tmp_path):
     sim, kubeconfig, root = await asyncio.to_thread(start, tmp_path)
     try:

@@ -45,6 +45,16 @@ def test_namespace_pins_a_pod_security_version_when_asked():
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce-version"] == "v1.37"
 
 
+def test_an_admin_may_enforce_baseline_and_restricted_is_still_warned_and_audited():
+    ns = namespace.user_namespace(NS, username=USER, pod_security_level="baseline")
+    labels = ns["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    assert labels["pod-security.kubernetes.io/audit"] == "restricted"
+    with pytest.raises(ValueError, match="one of restricted, baseline, not 'privileged'"):
+        namespace.user_namespace(NS, username=USER, pod_security_level="privileged")
+
+
 def test_namespace_name_must_be_a_dns_label():
     with pytest.raises(ValueError, match="namespace: 'Teamhub_Alice'"):
         namespace.user_namespace("Teamhub_Alice", username=USER)

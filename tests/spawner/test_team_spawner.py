@@ -275,3 +275,15 @@ async def test_a_team_moved_to_another_cluster_queue_gets_its_local_queue_replac
     await sp.start()
     assert local_queues(core, ns) == {"vision": {"clusterQueue": "gpu-pool", "stopPolicy": "None"}}
     await sp.stop()
+
+
+async def test_pod_security_level_is_checked_when_configured(sim: KubeSim) -> None:
+    """A bad level stops the hub at start-up, naming the setting; baseline is allowed (the
+    namespace labels themselves: tests/spawner/test_objects_identity.py)."""
+    from traitlets import TraitError
+
+    sp = make_spawner(FakeUser("plsec", ["vision"]))
+    with pytest.raises(TraitError, match="pod_security_level must be one of restricted, baseline"):
+        sp.pod_security_level = "privileged"
+    sp.pod_security_level = "baseline"
+    assert sp.pod_security_level == "baseline"

@@ -9,6 +9,18 @@ where ``<program>`` is the spec's command, script or cell — what each rank run
 cpu and memory are for workers; the launcher only coordinates (namespace defaults apply).
 ``cleanPodPolicy: Running`` removes the idle workers when the launcher finishes; the
 launcher pod, which carries every rank's output, stays.
+
+**The launcher's token.** Job pods mount no ServiceAccount token (a job has no API rights,
+see ``base.py``), except the launcher: its ``kubectl exec`` needs the token of the
+ServiceAccount the operator makes for it (``<job>-launcher``, which the template leaves
+unnamed so the operator sets it), whose Role allows reading pods and ``create
+pods/exec`` on this job's workers only — the pods that run the user's own program with the
+same mounts anyway. The user's code in the launcher can use that token too; it reaches
+nothing beyond the job.
+
+**Pod Security.** The operator adds a ``kubectl-delivery`` init container to the launcher
+with no ``securityContext``, which a namespace enforcing ``restricted`` (teamhub's default)
+refuses: MPI jobs need ``TeamSpawner.pod_security_level = "baseline"`` (docs/admin).
 """
 
 from __future__ import annotations
@@ -46,6 +58,7 @@ class MPIBackend(KubeflowBackend):
         spec = ctx.spec
         ranks = spec.workers * spec.procs_per_worker
         launcher = self.pod_template(ctx, command=["mpirun", "-np", str(ranks), *self.command(ctx)])
+        launcher["spec"]["automountServiceAccountToken"] = True  # kubexec.sh's credentials
         worker = self.pod_template(
             ctx, command=list(WORKER_COMMAND), resources=self.resources(spec)
         )
