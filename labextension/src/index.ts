@@ -1,14 +1,15 @@
 /**
  * teamhub in JupyterLab: the "Jobs" and "Team" sidebars, job detail/log views in the main
  * area, and the submit dialog (from the sidebar, the file browser's menu on a .py file,
- * and a notebook toolbar button). Everything talks to the server extension's REST API at
- * `{base_url}/teamhub/api/` through `TeamhubClient`.
+ * and a notebook toolbar button that submits the active cell). Everything talks to the
+ * server extension's REST API at `{base_url}/teamhub/api/` through `TeamhubClient`.
  */
 import { ILayoutRestorer } from '@jupyterlab/application';
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ToolbarButton, WidgetTracker, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { URLExt } from '@jupyterlab/coreutils';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { ServerConnection } from '@jupyterlab/services';
 import type { DocumentRegistry } from '@jupyterlab/docregistry';
@@ -22,7 +23,7 @@ import { jobsIcon, teamIcon } from './icons';
 import { JobsStore } from './stores/jobs';
 import { JobDetail } from './widgets/detail';
 import { JobsSidebar } from './widgets/sidebar';
-import { defaultValues } from './widgets/submit';
+import { cellValues, defaultValues } from './widgets/submit';
 import type { SubmitValues } from './widgets/submit';
 import { submitFlow } from './widgets/submitflow';
 import { TeamPanel } from './widgets/team';
@@ -33,22 +34,19 @@ export const CommandIDs = {
   openJob: 'teamhub:open-job',
   submit: 'teamhub:submit-job',
   submitFile: 'teamhub:submit-file',
+  submitCell: 'teamhub:submit-cell',
   showJobs: 'teamhub:show-jobs',
   showTeam: 'teamhub:show-team',
   refresh: 'teamhub:refresh-jobs'
 } as const;
 
 /**
- * A `Fetcher` for the API under the server's base URL (token and XSRF handled).
- *
- * `cache: 'reload'`: with JupyterLab's default (`no-store`), `makeRequest` appends a bare
- * `?<timestamp>` cache-buster, which the API's strict query parsing refuses (400 "unknown
- * parameter"); `reload` always asks the server, without the extra parameter.
+ * A `Fetcher` for the API under the server's base URL (token and XSRF handled). JupyterLab's
+ * defaults apply, its `?<timestamp>` cache-buster included (the API ignores that one).
  */
 export function serverFetcher(settings: ServerConnection.ISettings = ServerConnection.makeSettings()): Fetcher {
   const root = URLExt.join(settings.baseUrl, API_PATH);
-  return (path, init) =>
-    ServerConnection.makeRequest(`${root}/${path}`, { cache: 'reload', ...init }, settings);
+  return (path, init) => ServerConnection.makeRequest(`${root}/${path}`, init, settings);
 }
 
 function confirm(title: string, body: string, action: string): Promise<boolean> {
@@ -67,11 +65,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'teamhub-jupyterlab:plugin',
   description: 'Jobs sidebar, job logs, submit dialog and Team panel for teamhub.',
   autoStart: true,
-  optional: [ILayoutRestorer, IFileBrowserFactory],
+  optional: [ILayoutRestorer, IFileBrowserFactory, INotebookTracker],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
-    browsers: IFileBrowserFactory | null
+    browsers: IFileBrowserFactory | null,
+    notebooks: INotebookTracker | null
   ) => {
     const client = new TeamhubClient(serverFetcher(app.serviceManager.serverSettings));
     const store = new JobsStore(client);
@@ -100,7 +99,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
 
     let caps: Promise<Capabilities | null> | null = null;
-    const submit = async (initial?: SubmitValues): Promise<void> => {
+    /** Opens the submit dialog: the defaults, with `prefill` over them. */
+    const submit = async (prefill: Partial<SubmitValues> = {}): Promise<void> => {
       caps ??= client.capabilities().catch(() => {
         caps = null;
         return null;
@@ -109,7 +109,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         caps,
         client.environment().catch((): Environment | null => null)
       ]);
-      const job = await submitFlow(client, capabilities, env, initial ?? defaultValues(capabilities), async form => {
+      const initial = { ...defaultValues(capabilities), ...prefill };
+      const job = await submitFlow(client, capabilities, env, initial, async form => {
         const result = await showDialog<SubmitValues>({
           title: 'Submit a job',
           body: form,
@@ -169,7 +170,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       icon: jobsIcon,
       execute: args => {
         const path = args['path'];
-        return submit(typeof path === 'string' && path ? defaultValues(null, path) : undefined);
+        return submit(typeof path === 'string' && path ? { programKind: 'script', program: path } : {});
       }
     });
     app.commands.addCommand(CommandIDs.showJobs, {
@@ -192,7 +193,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         execute: () => {
           const first = browsers.tracker.currentWidget?.selectedItems().next();
           const path = first && !first.done ? first.value.path : '';
-          return submit(path ? { ...defaultValues(null, path), backend: 'indexed' } : undefined);
+          return submit(path ? { programKind: 'script', program: path, backend: 'indexed' } : {});
         }
       });
       app.contextMenu.addItem({
@@ -202,20 +203,35 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     }
 
-    app.docRegistry.addWidgetExtension('Notebook', new NotebookButton(app));
+    const submitCell = (panel: NotebookPanel | null | undefined): Promise<void> =>
+      submit(panel ? activeCellValues(panel) : {});
+    app.commands.addCommand(CommandIDs.submitCell, {
+      label: 'Submit Cell as a Job…',
+      caption: 'Submit the active cell’s code as a distributed job',
+      icon: jobsIcon,
+      isEnabled: () => !!notebooks?.currentWidget,
+      execute: () => submitCell(notebooks?.currentWidget)
+    });
+    app.docRegistry.addWidgetExtension('Notebook', new NotebookButton(submitCell));
   }
 };
 
-/** The notebook toolbar's "Submit a job" button. */
+/** The form values of a notebook's active cell (its code), if it has one. */
+function activeCellValues(panel: NotebookPanel): Partial<SubmitValues> {
+  const cell = panel.content.activeCell;
+  return cell ? cellValues(cell.model.type, cell.model.sharedModel.getSource()) : {};
+}
+
+/** The notebook toolbar's "Job" button: submits the active cell's code as a job. */
 class NotebookButton implements DocumentRegistry.IWidgetExtension<NotebookPanel, DocumentRegistry.IModel> {
-  constructor(private readonly app: JupyterFrontEnd) {}
+  constructor(private readonly submitCell: (panel: NotebookPanel) => Promise<void>) {}
 
   createNew(panel: NotebookPanel): IDisposable {
     const button = new ToolbarButton({
       icon: jobsIcon,
-      tooltip: 'Submit a job (teamhub)',
+      tooltip: 'Submit the active cell as a job (teamhub)',
       label: 'Job',
-      onClick: () => void this.app.commands.execute(CommandIDs.submit)
+      onClick: () => void this.submitCell(panel)
     });
     panel.toolbar.insertItem(10, 'teamhub-submit', button);
     return new DisposableDelegate(() => button.dispose());

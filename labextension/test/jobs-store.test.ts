@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { TeamhubClient } from '../src/api/client';
 import type { Job } from '../src/api/types';
-import { formatAge, jobPhase, replicaCount, statusLine } from '../src/stores/format';
+import { formatAge, jobPhase, replicaCount, replicaSummary, statusLine } from '../src/stores/format';
 import { JobsStore, filterJobs } from '../src/stores/jobs';
 import { fakeServer, job, json, status } from './helpers';
 
@@ -134,5 +134,15 @@ describe('filterJobs and formatting', () => {
     expect(formatAge('2025-01-01T11:00:30Z', now)).toBe('59m');
     expect(formatAge('2024-12-30T12:00:00Z', now)).toBe('2d');
     expect(formatAge('not a time', now)).toBe('?');
+  });
+
+  it('says how many pods are ready while a job runs, and how many succeeded once it finished', () => {
+    expect(replicaSummary(job('r'))).toBe('2/2 ready');
+    const done = (phase: 'Succeeded' | 'Failed', replicas: Record<string, Record<string, number>>) =>
+      replicaSummary(job('d', phase, { status: status(phase, { ready: 0, total: 3, replicas }) }));
+    expect(done('Succeeded', { Master: { succeeded: 1 }, Worker: { succeeded: 2, active: 0 } })).toBe('3/3 succeeded');
+    expect(done('Failed', { rank: { succeeded: 1, failed: 4 } })).toBe('1/3 succeeded, 4 failed');
+    expect(replicaSummary(job('c', 'Cancelled'))).toBe('stopped');
+    expect(replicaSummary({ ...job('p', 'Pending'), status: null })).toBe('– ready');
   });
 });

@@ -36,6 +36,15 @@ describe('LogModel', () => {
     expect(model.get(2)!.ranges).toEqual([{ start: 0, end: 9, style: { fg: 1 } }]);
   });
 
+  it('knows its widest line (prefix included) until cleared', () => {
+    const model = new LogModel(2);
+    model.append(['[rank-0] ' + 'x'.repeat(50), 'short', 'also short']);
+    expect(model.length).toBe(2);
+    expect(model.widest).toBe('[rank-0] '.length + 50); // an upper bound: the line is gone
+    model.clear();
+    expect(model.widest).toBe(0);
+  });
+
   it('marks the server stream-failure line as a notice', () => {
     const model = new LogModel();
     model.append(['[teamhub] log stream failed: boom']);
@@ -104,6 +113,19 @@ describe('LogView virtualisation', () => {
     expect(rows[rows.length - 1]!.textContent).toBe('[rank-0] line 49999');
     const spacer = view.node.querySelector<HTMLElement>('.teamhub-LogView-spacer')!;
     expect(spacer.style.height).toBe(`${50000 * 18}px`);
+    view.dispose();
+  });
+
+  it('scrolls sideways as far as the longest line held, whichever rows are rendered', () => {
+    const model = new LogModel();
+    model.append([`[rank-1] ${'w'.repeat(300)}`, ...Array.from({ length: 1000 }, (_, i) => `[rank-0] line ${i}`)]);
+    const view = mount(model, 180); // following: the long first line is far out of sight
+    expect(view.renderedRange[0]).toBeGreaterThan(0);
+    const spacer = view.node.querySelector<HTMLElement>('.teamhub-LogView-spacer')!;
+    expect(spacer.style.width).toBe('calc(309ch + 16px)');
+    // The rank prefix is its own element (the stylesheet keeps it in sight sideways).
+    const row = view.node.querySelector('.teamhub-LogView-line')!;
+    expect(row.firstElementChild?.className).toMatch(/^teamhub-LogView-replica /);
     view.dispose();
   });
 

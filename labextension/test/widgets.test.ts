@@ -6,7 +6,7 @@ import type { Capabilities, Environment, Job } from '../src/api/types';
 import { JobsStore } from '../src/stores/jobs';
 import { JobDetail } from '../src/widgets/detail';
 import { JobsSidebar } from '../src/widgets/sidebar';
-import { QUEUE_LABEL, SubmitForm, buildSpec, defaultValues, imageChoices, problemsByField } from '../src/widgets/submit';
+import { QUEUE_LABEL, SubmitForm, buildSpec, cellValues, defaultValues, imageChoices, problemsByField } from '../src/widgets/submit';
 import type { SubmitValues } from '../src/widgets/submit';
 import { submitFlow } from '../src/widgets/submitflow';
 import { TeamPanel } from '../src/widgets/team';
@@ -216,6 +216,50 @@ describe('submit form', () => {
       deadline: 3600
     });
     expect(buildSpec(values({ programKind: 'script', program: 'train.py' })).spec.script).toBe('train.py');
+  });
+
+  it('sends code (a notebook cell) as the source, exactly as written', () => {
+    const code = 'import os\n\nif True:\n    print(os.environ["RANK"])\n';
+    expect(buildSpec(values({ programKind: 'source', program: code })).spec).toEqual({
+      backend: 'indexed',
+      source: code,
+      workers: 2,
+      procs_per_worker: 1,
+      gpus: 0
+    });
+    expect(buildSpec(values({ programKind: 'source', program: '\n  ' })).problems.program).toEqual(['give the code to run']);
+  });
+
+  it('prefills the code of a code cell, and nothing from other cells', () => {
+    expect(cellValues('code', 'print(1)\n')).toEqual({ programKind: 'source', program: 'print(1)\n' });
+    expect(cellValues('code', '   \n')).toEqual({});
+    expect(cellValues('markdown', '# notes')).toEqual({});
+  });
+
+  it('edits code in a text area, whose label and error slot follow the kind of program', () => {
+    const form = new SubmitForm(values({ programKind: 'source', program: 'print("cell")' }), caps, env, {
+      program: ['SyntaxError']
+    });
+    Widget.attach(form, document.body);
+    const code = form.control('program');
+    expect(code.tagName).toBe('TEXTAREA');
+    expect(code.hidden).toBe(false);
+    expect(code.value).toBe('print("cell")');
+    expect(form.node.querySelector(`label[for="${code.id}"]`)?.textContent).toBe('Run');
+    expect(code.getAttribute('aria-invalid')).toBe('true');
+    expect(form.getValue()).toMatchObject({ programKind: 'source', program: 'print("cell")' });
+
+    const kind = form.node.querySelector<HTMLSelectElement>('select[aria-label="What to run"]')!;
+    kind.value = 'command';
+    kind.dispatchEvent(new Event('change'));
+    const line = form.control('program');
+    expect(line.tagName).toBe('INPUT');
+    expect([line.hidden, code.hidden, code.id]).toEqual([false, true, '']);
+    expect(form.node.querySelector(`label[for="${line.id}"]`)?.textContent).toBe('Run');
+    expect(line.getAttribute('aria-invalid')).toBe('true');
+    (line as HTMLInputElement).value = 'python train.py';
+    expect(form.getValue()).toMatchObject({ programKind: 'command', program: 'python train.py' });
+    form.dispose();
   });
 
   it('reports what cannot be sent at all (not numbers, env lines, nothing to run)', () => {

@@ -38,6 +38,7 @@ export class LogModel {
   private readonly buffer: RingBuffer<LogEntry>;
   private readonly styles = new Map<string, Style>();
   private seq = 0;
+  private _widest = 0;
   private readonly _changed = new Signal<this, LogChange>(this);
   private readonly _replicas = new Set<string>();
 
@@ -61,6 +62,15 @@ export class LogModel {
   /** Lines evicted to keep within capacity. */
   get dropped(): number {
     return this.buffer.dropped;
+  }
+
+  /**
+   * Characters in the longest line added since the model was last cleared, its `[replica] `
+   * prefix included (evicted lines still count: it is an upper bound, cheap to keep). The
+   * view sizes its horizontal scrolling by it.
+   */
+  get widest(): number {
+    return this._widest;
   }
 
   /** Every replica prefix seen so far, in order of appearance. */
@@ -105,6 +115,7 @@ export class LogModel {
     this.styles.clear();
     this._replicas.clear();
     this.seq = 0;
+    this._widest = 0;
     this._changed.emit({ added: 0, evicted: 0, reset: true });
   }
 
@@ -141,6 +152,12 @@ export class LogModel {
   private pushEntries(entries: LogEntry[]): void {
     if (!entries.length) {
       return;
+    }
+    for (const e of entries) {
+      const width = e.text.length + (e.replica ? e.replica.length + 3 : 0);
+      if (width > this._widest) {
+        this._widest = width;
+      }
     }
     const evicted = this.buffer.pushAll(entries);
     this._changed.emit({ added: entries.length, evicted, reset: false });

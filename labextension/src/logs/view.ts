@@ -1,9 +1,11 @@
 /**
  * A virtualised log view: however many lines the model holds, the page has DOM nodes only
  * for the rows in sight (plus `overscan` either side). Rows have a fixed height and do not
- * wrap (like a terminal; long lines scroll sideways), so a row's position is its index
- * times the row height. Text goes in with `textContent` only: markup in a log line shows
- * as the characters it is made of.
+ * wrap (like a terminal), so a row's position is its index times the row height. Long
+ * lines scroll sideways: the scrollable width is that of the longest line held (not only
+ * of the rows rendered, so it does not change while scrolling up and down), and each
+ * row's `[replica]` prefix stays in sight. Text goes in with `textContent` only: markup in
+ * a log line shows as the characters it is made of.
  *
  * Follow: new lines keep the view at the bottom; scrolling up stops following, scrolling
  * back to the bottom resumes it (`followChanged` tells the toolbar).
@@ -28,6 +30,8 @@ export interface LogViewOptions {
 }
 
 const REPLICA_COLOURS = 8;
+/** Horizontal padding of a row (px), as in the stylesheet (`.teamhub-LogView-line`). */
+const ROW_PADDING = 8;
 
 /** A stable colour slot for a replica name, so each rank keeps its colour. */
 export function replicaColour(replica: string): number {
@@ -369,6 +373,8 @@ export class LogView extends Widget {
     }
     const total = this.model.length;
     this.spacer.style.height = `${this.contentHeight()}px`;
+    // The font is monospaced: `ch` is a character's width (plus the rows' padding).
+    this.spacer.style.width = `calc(${this.model.widest}ch + ${2 * ROW_PADDING}px)`;
     const height = this.viewportHeight();
     if (this._follow) {
       this.setScrollTop(Math.max(0, this.contentHeight() - height));

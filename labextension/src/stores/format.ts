@@ -44,6 +44,29 @@ export function replicaCount(job: Job): string {
   return `${s.ready}/${s.total}`;
 }
 
+/**
+ * What a job's pods are doing, in the sidebar and the detail view: `1/2 ready` while it
+ * runs; once it has finished its pods are no longer ready, so how many succeeded (and how
+ * many pods failed, retries included); `stopped` once cancelled.
+ */
+export function replicaSummary(job: Job): string {
+  const s = job.status;
+  const phase = jobPhase(job);
+  if (phase === 'Cancelled') {
+    return 'stopped';
+  }
+  if (!s) {
+    return '– ready';
+  }
+  if (phase !== 'Succeeded' && phase !== 'Failed') {
+    return `${s.ready}/${s.total} ready`;
+  }
+  const count = (key: string) => Object.values(s.replicas ?? {}).reduce((n, r) => n + (r[key] ?? 0), 0);
+  const failed = count('failed');
+  const summary = `${count('succeeded')}/${s.total} succeeded`;
+  return failed ? `${summary}, ${failed} failed` : summary;
+}
+
 /** The one-line explanation a badge's tooltip and the sidebar show (e.g. why Pending). */
 export function statusLine(job: Job): string {
   const s = job.status;

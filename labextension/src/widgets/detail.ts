@@ -12,7 +12,7 @@ import type { Job, JobEvent, LogOptions } from '../api/types';
 import { LogModel } from '../logs/model';
 import { LogStream } from '../logs/stream';
 import { LogView } from '../logs/view';
-import { formatAge, isFinished, replicaCount, statusLine } from '../stores/format';
+import { formatAge, isFinished, replicaSummary, statusLine } from '../stores/format';
 import { Poller } from '../stores/poller';
 import type { PollerOptions } from '../stores/poller';
 import { statusBadge } from './badge';
@@ -277,7 +277,7 @@ export class JobDetail extends Panel {
       h(
         'div',
         { class: 'teamhub-JobDetail-meta' },
-        `${job.backend} (${job.kind}) · ${replicaCount(job)} ready · created ${formatAge(job.created)} ago`
+        `${job.backend} (${job.kind}) · ${replicaSummary(job)} · created ${formatAge(job.created)} ago`
       ),
       pending ? h('div', { class: 'teamhub-JobDetail-pending', role: 'status' }, statusLine(job)) : null,
       this.loadError ? h('div', { class: 'teamhub-JobDetail-error', role: 'alert' }, `Could not refresh: ${this.loadError}`) : null,
@@ -304,7 +304,11 @@ export class JobDetail extends Panel {
     const warnings = this.events.filter(e => e.type === 'Warning').length;
     replaceChildren(
       this.timeline,
-      h('summary', {}, `Conditions and events (${this.events.length}${warnings ? `, ${warnings} warnings` : ''})`),
+      h(
+        'summary',
+        {},
+        `Conditions and events (${this.events.length}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})`
+      ),
       conditions.length
         ? h(
             'ul',

@@ -8,7 +8,7 @@ import type { Message } from '@lumino/messaging';
 
 import type { Job, Phase } from '../api/types';
 import { PHASES } from '../api/types';
-import { formatAge, isFinished, jobPhase, replicaCount } from '../stores/format';
+import { formatAge, isFinished, jobPhase, replicaSummary } from '../stores/format';
 import type { JobsStore } from '../stores/jobs';
 import { statusBadge } from './badge';
 import { h, replaceChildren } from './dom';
@@ -242,8 +242,8 @@ export class JobsSidebar extends Widget {
         h('span', { class: 'teamhub-JobsSidebar-age', title: `Created ${job.created}` }, formatAge(job.created, now)),
         h(
           'span',
-          { class: 'teamhub-JobsSidebar-replicas', title: 'Replicas ready / total' },
-          `${replicaCount(job)} ready`
+          { class: 'teamhub-JobsSidebar-replicas', title: 'Pods ready / total (once finished: pods that succeeded)' },
+          replicaSummary(job)
         )
       ),
       pendingWhy,

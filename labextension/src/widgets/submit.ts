@@ -1,6 +1,7 @@
 /**
- * The submit form: backend, what to run, workers, processes per worker, cpu/memory/GPUs,
- * image (the notebook's, or one the user's teams allow), env, queue, name and deadline.
+ * The submit form: backend, what to run (a command, a script file, or Python code such as a
+ * notebook cell), workers, processes per worker, cpu/memory/GPUs, deadline, image (the
+ * notebook's, or one the user's teams allow), env, name and queue.
  * It checks only what it must to build a request (numbers are numbers, env lines are
  * KEY=VALUE); the server validates the spec and its messages are shown beside the fields
  * they name, so the rules live in one place (teamhub.jobs.spec).
@@ -28,10 +29,13 @@ export type FormField =
   | 'name'
   | 'deadline';
 
+/** What the form runs: a command line, a script file, or Python code (e.g. a cell). */
+export type ProgramKind = 'command' | 'script' | 'source';
+
 /** What the form holds, as text (so a re-shown form has exactly what the user typed). */
 export interface SubmitValues {
   backend: string;
-  programKind: 'command' | 'script';
+  programKind: ProgramKind;
   program: string;
   workers: string;
   procs_per_worker: string;
@@ -61,6 +65,17 @@ export function defaultValues(caps?: Capabilities | null, script?: string): Subm
     name: '',
     deadline: ''
   };
+}
+
+/**
+ * The form values that submit a notebook cell: a code cell's source, as Python code every
+ * rank runs. Another kind of cell (or an empty one) gives nothing to prefill.
+ */
+export function cellValues(cellType: string, source: string): Partial<SubmitValues> {
+  if (cellType !== 'code' || !source.trim()) {
+    return {};
+  }
+  return { programKind: 'source', program: source };
 }
 
 /** Which form field shows a server problem about spec field `field` (`env.FOO` → env). */
@@ -94,6 +109,12 @@ export function formFieldOf(field: string): FormField | null {
 
 export type Problems = Partial<Record<FormField | '', string[]>>;
 
+const NOTHING_TO_RUN: Record<ProgramKind, string> = {
+  command: 'give a command to run',
+  script: 'give the path of a file to run',
+  source: 'give the code to run'
+};
+
 /** Groups `{field, message}` problems by the form field showing them (`''`: the form). */
 export function problemsByField(errors: readonly { field: string; message: string }[]): Problems {
   const out: Problems = {};
@@ -117,9 +138,11 @@ export function buildSpec(values: SubmitValues): { spec: JobSpecInput; problems:
   const add = (f: FormField, m: string) => (problems[f] ??= []).push(m);
   const program = values.program.trim();
   if (!program) {
-    add('program', values.programKind === 'script' ? 'give the path of a file to run' : 'give a command to run');
+    add('program', NOTHING_TO_RUN[values.programKind]);
   } else if (values.programKind === 'script') {
     spec.script = program;
+  } else if (values.programKind === 'source') {
+    spec.source = values.program; // code as written: indentation matters
   } else {
     spec.command = program;
   }
@@ -183,11 +206,32 @@ interface FieldParts {
   error: HTMLElement;
 }
 
+/** Fields laid out in pairs (two to a line); the others take a line of their own. */
+const PAIRED: ReadonlySet<FormField> = new Set<FormField>([
+  'workers',
+  'procs_per_worker',
+  'cpu',
+  'memory',
+  'gpus',
+  'deadline',
+  'name',
+  'queue'
+]);
+
+const PROGRAM_PLACEHOLDER: Record<ProgramKind, string> = {
+  command: 'a command line, e.g. python train.py --epochs 3',
+  script: 'a file in your home, e.g. train.py',
+  source: 'Python code, run by every rank'
+};
+
 /** The form (the body of the submit dialog). */
 export class SubmitForm extends Widget {
   private readonly fields = new Map<FormField, FieldParts>();
   private readonly general: HTMLElement;
   private readonly kindSelect: HTMLSelectElement;
+  /** What to run: a one-line input (command, script path) or a code area (source). */
+  private readonly programLine: HTMLInputElement;
+  private readonly programCode: HTMLTextAreaElement;
 
   constructor(
     values: SubmitValues,
@@ -215,25 +259,33 @@ export class SubmitForm extends Widget {
 
     this.kindSelect = h(
       'select',
-      { class: 'jp-mod-styled', attrs: { 'aria-label': 'What to run' } },
+      { class: 'jp-mod-styled', attrs: { 'aria-label': 'What to run' }, on: { change: () => this.updateProgramKind() } },
       h('option', { attrs: { value: 'command', selected: values.programKind === 'command' } }, 'Command'),
-      h('option', { attrs: { value: 'script', selected: values.programKind === 'script' } }, 'Script file')
+      h('option', { attrs: { value: 'script', selected: values.programKind === 'script' } }, 'Script file'),
+      h('option', { attrs: { value: 'source', selected: values.programKind === 'source' } }, 'Python code')
     );
-    const program = h('input', {
+    const code = values.programKind === 'source';
+    this.programLine = h('input', {
       class: 'jp-mod-styled',
-      attrs: { type: 'text', value: values.program, placeholder: 'python train.py --epochs 3', spellcheck: 'false' }
+      attrs: { type: 'text', value: code ? '' : values.program, spellcheck: 'false', 'aria-label': 'Command or script to run' }
     });
-    this.field('program', 'Run', program, 'A command line, or the path of a file in your home.', this.kindSelect);
+    this.programCode = h('textarea', {
+      class: 'jp-mod-styled teamhub-SubmitForm-code',
+      attrs: { rows: 5, spellcheck: 'false', placeholder: PROGRAM_PLACEHOLDER.source, 'aria-label': 'Python code to run' }
+    });
+    this.programCode.value = code ? values.program : '';
+    this.field('program', 'Run', this.programLine, undefined, this.kindSelect, this.programCode);
 
     const num = (v: string, min: number) =>
       h('input', { class: 'jp-mod-styled', attrs: { type: 'number', min, step: 1, value: v, inputmode: 'numeric' } });
-    this.field('workers', 'Workers', num(values.workers, 1));
-    this.field('procs_per_worker', 'Processes per worker', num(values.procs_per_worker, 1));
     const text = (v: string, placeholder: string) =>
       h('input', { class: 'jp-mod-styled', attrs: { type: 'text', value: v, placeholder, spellcheck: 'false' } });
+    this.field('workers', 'Workers', num(values.workers, 1));
+    this.field('procs_per_worker', 'Processes per worker', num(values.procs_per_worker, 1));
     this.field('cpu', 'CPU per worker', text(values.cpu, 'e.g. 2 or 500m'));
     this.field('memory', 'Memory per worker', text(values.memory, 'e.g. 4Gi'));
     this.field('gpus', 'GPUs per worker', num(values.gpus, 0));
+    this.field('deadline', 'Deadline (seconds)', num(values.deadline, 1));
 
     const images = imageChoices(env);
     const known = images.some(i => i.value === values.image);
@@ -256,13 +308,13 @@ export class SubmitForm extends Widget {
     );
     const envBox = h('textarea', {
       class: 'jp-mod-styled',
-      attrs: { rows: 3, placeholder: 'NAME=value, one per line', spellcheck: 'false' }
+      attrs: { rows: 2, placeholder: 'NAME=value, one per line', spellcheck: 'false' }
     });
     envBox.value = values.env;
     this.field('env', 'Environment', envBox, "Added to the notebook's environment, which jobs inherit.");
-    this.field('queue', 'Queue', text(values.queue, 'Kueue queue name (optional)'));
     this.field('name', 'Name', text(values.name, 'generated if empty'));
-    this.field('deadline', 'Deadline (seconds)', num(values.deadline, 1));
+    this.field('queue', 'Queue', text(values.queue, 'Kueue queue (optional)'));
+    this.updateProgramKind();
     this.showProblems(problems);
     this.updateBackend();
   }
@@ -276,7 +328,7 @@ export class SubmitForm extends Widget {
     };
     return {
       backend: v('backend'),
-      programKind: this.kindSelect.value === 'script' ? 'script' : 'command',
+      programKind: this.programKind,
       program: v('program'),
       workers: v('workers'),
       procs_per_worker: v('procs_per_worker'),
@@ -289,6 +341,12 @@ export class SubmitForm extends Widget {
       name: v('name'),
       deadline: v('deadline')
     };
+  }
+
+  /** What the Run field holds: a command, a script path or code. */
+  get programKind(): ProgramKind {
+    const kind = this.kindSelect.value;
+    return kind === 'script' || kind === 'source' ? kind : 'command';
   }
 
   /** The control of a field (tests fill the form through these). */
@@ -331,12 +389,17 @@ export class SubmitForm extends Widget {
     }
   }
 
+  /**
+   * A row: the label, then a cell holding the control (after `before`; `alternative` is
+   * a control shown instead of it in some modes), its help and its error message.
+   */
   private field(
     name: FormField,
     label: string,
     control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement,
     help?: string,
-    before?: HTMLElement
+    before?: HTMLElement,
+    alternative?: HTMLInputElement | HTMLTextAreaElement
   ): void {
     const id = uniqueId(`teamhub-submit-${name}`);
     const errorId = `${id}-error`;
@@ -346,16 +409,50 @@ export class SubmitForm extends Widget {
     control.setAttribute('aria-describedby', help ? `${errorId} ${helpId}` : errorId);
     const error = h('div', { id: errorId, class: 'teamhub-SubmitForm-error', attrs: { 'aria-live': 'polite' } });
     error.hidden = true;
+    if (alternative) {
+      alternative.hidden = true;
+    }
     const row = h(
       'div',
-      { class: `teamhub-SubmitForm-row teamhub-SubmitForm-${name}` },
+      {
+        class: `teamhub-SubmitForm-row teamhub-SubmitForm-${name} ${PAIRED.has(name) ? 'teamhub-mod-paired' : 'teamhub-mod-wide'}`
+      },
       h('label', { attrs: { for: id } }, label),
-      h('div', { class: 'teamhub-SubmitForm-control' }, before ?? null, control),
-      help ? h('div', { id: helpId, class: 'teamhub-SubmitForm-help' }, help) : null,
-      error
+      h(
+        'div',
+        { class: 'teamhub-SubmitForm-cell' },
+        h('div', { class: 'teamhub-SubmitForm-control' }, before ?? null, control, alternative ?? null),
+        help ? h('div', { id: helpId, class: 'teamhub-SubmitForm-help' }, help) : null,
+        error
+      )
     );
     this.fields.set(name, { row, control, error });
     this.node.appendChild(row);
+  }
+
+  /** Shows the one-line input or the code area, as the kind of program asks. */
+  private updateProgramKind(): void {
+    const parts = this.fields.get('program');
+    if (!parts) {
+      return;
+    }
+    const kind = this.programKind;
+    const [shown, hidden] = kind === 'source' ? [this.programCode, this.programLine] : [this.programLine, this.programCode];
+    if (parts.control !== shown) {
+      // The label, the error slot and the problem mark follow the control shown.
+      for (const attr of ['id', 'name', 'aria-describedby', 'aria-invalid']) {
+        const value = hidden.getAttribute(attr);
+        hidden.removeAttribute(attr);
+        if (value !== null) {
+          shown.setAttribute(attr, value);
+        }
+      }
+      parts.control = shown;
+    }
+    shown.hidden = false;
+    hidden.hidden = true;
+    this.programLine.placeholder = PROGRAM_PLACEHOLDER[kind];
+    parts.row.classList.toggle('teamhub-mod-code', kind === 'source');
   }
 
   /** Disables what the chosen backend cannot honour (the server refuses it anyway). */
