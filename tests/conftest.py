@@ -1,4 +1,5 @@
-"""Shared fixtures: a running kubesim and clients pointed at it."""
+"""Shared fixtures: a running kubesim and clients pointed at it; the session's local stack
+(tests/stack_support.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ import pytest
 
 from kubesim.sim import KubeSim
 from tests.kubesim.helpers import kubectl_path
+from tests.stack_support import (  # noqa: F401  (the session's local stack, for e2e and ui)
+    pytest_runtest_makereport,
+    stack,
+    stack_options,
+)
 
 
 @pytest.fixture

@@ -1,12 +1,6 @@
-"""End-to-end fixtures: the real local stack (kubesim process kubelet, oidc-provider-mock,
-configurable-http-proxy, JupyterHub with TeamAuthenticator + TeamSpawner and the demo
-teams config), started once per test session.
-
-Nothing is skipped: if a part cannot start, the session fails with that part's log.
-To run the suite with other hub classes or config, override ``stack_options`` (a
-session fixture returning :class:`~teamhub_hub.demo.stack.LocalStack` keyword arguments:
-``spawner_class``, ``authenticator_class``, ``teams_file``, ``config_files``,
-``extra_config``, ``hub_env``, ``users``, ``manifests``).
+"""End-to-end fixtures over the session's real local stack (``stack``, from
+tests/stack_support.py, shared with the browser tests): logged-in hub clients and the
+running servers of the demo users.
 
 Spawning a notebook server is the slow part (a jupyter-server process per pod), so the
 servers of alice and dave (both in vision) are started once, concurrently, by the
@@ -16,39 +10,14 @@ stop a server or depend on one not running use their own user (bob).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from teamhub_hub.demo import LocalStack
 
 from tests.e2e.hubclient import HubClient
-
-#: Test-only hub config: refresh a user's auth (OAuthenticator asks the provider's userinfo,
-#: and uses the refresh token when the access token is refused) on any of their requests
-#: made more than a second after the last refresh, instead of JupyterHub's 5 minutes.
-TEST_HUB_CONFIG = "c.Authenticator.auth_refresh_age = 1\n"
-
-
-@pytest.fixture(scope="session")
-def stack_options() -> dict[str, Any]:
-    """Keyword arguments for the session's LocalStack (teamhub's demo defaults plus
-    :data:`TEST_HUB_CONFIG`)."""
-    return {"extra_config": TEST_HUB_CONFIG}
-
-
-@pytest.fixture(scope="session")
-def stack(
-    tmp_path_factory: pytest.TempPathFactory, stack_options: dict[str, Any]
-) -> Iterator[LocalStack]:
-    s = LocalStack(tmp_path_factory.mktemp("stack"), **stack_options)
-    s.start()  # raises with the failing part's log tail
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def login(stack: LocalStack, sub: str) -> HubClient:
@@ -104,14 +73,3 @@ def servers(stack: LocalStack) -> Servers:
     for c in users.values():
         c.wait_ready()
     return Servers(users, progress)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """On failure, attach the end of every stack log (hub, provider, kubesim, pods)."""
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed and "stack" in getattr(item, "fixturenames", ()):
-        s = item.funcargs.get("stack") if hasattr(item, "funcargs") else None
-        if isinstance(s, LocalStack):
-            report.sections.append(("local stack logs", s.diagnostics()))

@@ -2,11 +2,9 @@
 against the real local stack of the end-to-end tests (kubesim with the process kubelet,
 oidc-provider-mock, configurable-http-proxy, JupyterHub with teamhub).
 
-The stack fixture is the end-to-end one (imported from ``tests/e2e/conftest.py``, so a
-failing test gets the stack's logs attached the same way). Imported here it is this
-folder's own session fixture: the browser tests get a stack of their own, whose
-identity provider also knows ``erin`` (vision), the user these tests log in as, so
-nothing they do (servers, jobs) meets what the end-to-end tests assume about the demo
+The stack is the session's one (tests/stack_support.py), shared with the end-to-end
+tests; its identity provider also knows ``erin`` (vision), the user these tests log in as,
+so nothing they do (servers, jobs) meets what the end-to-end tests assume about the demo
 users.
 
 No browser is ever downloaded: Playwright (the Python package, driver only) launches the
@@ -17,16 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
-from teamhub_hub.demo import DEMO_USERS
-
-from tests.e2e.conftest import (  # noqa: F401  (fixtures and the log-attaching hook)
-    pytest_runtest_makereport,
-    stack,
-)
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: Headless Chromium without anything that talks to the network on its own.
@@ -39,15 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-#: The user the browser tests log in as: a vision member no other test knows.
-UI_USER = "erin"
-UI_USER_CLAIMS = {"name": "Erin (vision)", "email": "erin@example.org", "groups": ["vision"]}
-
-
-@pytest.fixture(scope="session")
-def stack_options() -> dict[str, Any]:
-    """The demo stack, with :data:`UI_USER` among the provider's users."""
-    return {"users": {**DEMO_USERS, UI_USER: UI_USER_CLAIMS}}
 
 
 @pytest.fixture(scope="session")

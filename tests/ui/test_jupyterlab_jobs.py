@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, expect
 from teamhub_hub.demo import LocalStack
 
 from tests.e2e.conftest import login
-from tests.ui.conftest import UI_USER
+from tests.stack_support import UI_USER
 from tests.ui.labpage import POLLED, SLOW, Lab
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
