@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,15 +20,23 @@ from tests.stack_support import (  # noqa: F401  (the session's local stack, for
 )
 
 
-@pytest.fixture
-def kubesim(tmp_path: Path) -> Iterator[KubeSim]:
-    """A fresh kubesim (instant kubelet) per test, with its kubeconfig at ``sim.kubeconfig``."""
-    sim = KubeSim(kubelet="instant", data_dir=tmp_path / "kubesim").start()
+@contextmanager
+def running_kubesim(tmp_path: Path, **options: Any) -> Iterator[KubeSim]:
+    """A started kubesim (instant kubelet unless ``options`` say otherwise) with its
+    kubeconfig at ``sim.kubeconfig``, stopped on exit."""
+    sim = KubeSim(**{"kubelet": "instant", **options}, data_dir=tmp_path / "kubesim").start()
     sim.kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")  # type: ignore[attr-defined]
     try:
         yield sim
     finally:
         sim.stop()
+
+
+@pytest.fixture
+def kubesim(tmp_path: Path) -> Iterator[KubeSim]:
+    """A fresh kubesim (instant kubelet) per test, with its kubeconfig at ``sim.kubeconfig``."""
+    with running_kubesim(tmp_path) as sim:
+        yield sim
 
 
 @pytest.fixture

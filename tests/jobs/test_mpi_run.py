@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import textwrap
 from pathlib import Path
 
@@ -32,23 +31,14 @@ from teamhub_spawner.objects.namespace import pod_security_labels
 from kubesim.sim import KubeSim
 from tests.jobs.jobs_support import NS, POD
 from tests.jobs.test_e2e import rendezvous_env, start
-
-MPI_PYTHON = "/usr/bin/python3"
-
-
-def _have_mpi4py() -> bool:
-    try:
-        return subprocess.run([MPI_PYTHON, "-c", "import mpi4py"], timeout=30).returncode == 0
-    except OSError:
-        return False
-
+from tests.kubesim.training_helpers import MPI_PYTHON, have_mpi4py
 
 pytestmark = [
     pytest.mark.skipif(
         os.geteuid() != 0
         or shutil.which("unshare") is None
         or shutil.which("mpirun") is None
-        or not _have_mpi4py(),
+        or not have_mpi4py(),
         reason="needs root, unshare, Debian's openmpi-bin and python3-mpi4py",
     ),
 ]

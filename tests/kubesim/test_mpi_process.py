@@ -25,17 +25,7 @@ import pytest
 from kubesim.kubelet.container import namespace_support
 from kubesim.sim import KubeSim
 from tests.kubesim.helpers import kubectl_path, wait_for
-from tests.kubesim.training_helpers import Cluster, job
-
-MPI_PYTHON = "/usr/bin/python3"
-
-
-def _have_mpi4py() -> bool:
-    try:
-        return subprocess.run([MPI_PYTHON, "-c", "import mpi4py"], timeout=30).returncode == 0
-    except OSError:
-        return False
-
+from tests.kubesim.training_helpers import MPI_PYTHON, Cluster, have_mpi4py, job
 
 pytestmark = [
     pytest.mark.skipif(
@@ -43,7 +33,7 @@ pytestmark = [
         reason="needs namespace isolation (root): /etc/mpi and /opt/kube are mounts",
     ),
     pytest.mark.skipif(
-        shutil.which("mpirun") is None or not _have_mpi4py(),
+        shutil.which("mpirun") is None or not have_mpi4py(),
         reason="needs Debian's openmpi-bin and python3-mpi4py (./dev test installs them)",
     ),
 ]

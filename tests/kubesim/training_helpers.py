@@ -7,6 +7,7 @@ kubelet's annotations (``kubesim.io/exit-code``, ``kubesim.io/run-seconds``).
 from __future__ import annotations
 
 import itertools
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -154,4 +155,16 @@ def _has_default_sa(core: kubernetes.client.CoreV1Api, ns: str) -> bool:
         core.read_namespaced_service_account("default", ns)
         return True
     except ApiException:
+        return False
+
+
+#: Debian's python3, which has ``python3-mpi4py`` (./dev test installs it with Open MPI).
+MPI_PYTHON = "/usr/bin/python3"
+
+
+def have_mpi4py() -> bool:
+    """Whether :data:`MPI_PYTHON` imports mpi4py (the MPI ranks of the real-run tests)."""
+    try:
+        return subprocess.run([MPI_PYTHON, "-c", "import mpi4py"], timeout=30).returncode == 0
+    except OSError:
         return False

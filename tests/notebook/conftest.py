@@ -21,6 +21,7 @@ from teamhub.jobs.backends.base import Backend
 from teamhub.jobs.client import JobsClient
 
 from kubesim.sim import KubeSim
+from tests.conftest import running_kubesim
 from tests.hub.teams_fixtures import base
 from tests.jobs.jobs_support import NS, POD, notebook, provision
 
@@ -37,12 +38,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def kubesim(tmp_path: Path) -> Iterator[KubeSim]:
     """A fresh kubesim per test that serves Kueue's LocalQueues (alice's team has one)."""
-    sim = KubeSim(kubelet="instant", kueue=True, data_dir=tmp_path / "kubesim").start()
-    sim.kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")  # type: ignore[attr-defined]
-    try:
+    with running_kubesim(tmp_path, kueue=True) as sim:
         yield sim
-    finally:
-        sim.stop()
 
 
 #: The vision team waits in this Kueue ClusterQueue: alice has the LocalQueue ``vision``.

@@ -19,6 +19,7 @@ from teamhub_spawner.objects import labels as L
 from teamhub_spawner.plan import PRUNABLE, ServerInputs, key, plan, stale
 
 from kubesim.sim import KubeSim
+from tests.conftest import running_kubesim
 from tests.spawner.objects_support import HUB_NS, NS, USER, api_client, status_body
 
 GROUP, VERSION, PLURAL = "kueue.x-k8s.io", "v1beta1", "localqueues"
@@ -92,12 +93,8 @@ def test_a_team_left_leaves_its_local_queue_stale():
 # ---------------------------------------------------------------- on an API server
 @pytest.fixture
 def kueue_sim(tmp_path: Path) -> Iterator[KubeSim]:
-    sim = KubeSim(kubelet="instant", kueue=True, data_dir=tmp_path / "kubesim").start()
-    sim.kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")  # type: ignore[attr-defined]
-    try:
+    with running_kubesim(tmp_path, kueue=True) as sim:
         yield sim
-    finally:
-        sim.stop()
 
 
 def test_the_built_local_queue_is_valid_and_stored_as_built(kueue_sim):
