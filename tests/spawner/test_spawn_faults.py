@@ -12,15 +12,12 @@ import copy
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 import pytest_asyncio
-from jupyterhub.objects import Hub, Server
-from kubernetes import client, config
-from kubernetes_asyncio.config import kube_config
+from jupyterhub.objects import Hub
+from kubernetes import client
 from kubespawner import KubeSpawner
-from kubespawner.clients import load_config
 from teamhub_spawner import provision
 from teamhub_spawner.spawner import TeamSpawner
 from tornado import web
@@ -29,8 +26,8 @@ from traitlets.config import Config
 from kubesim.faults import Faults
 from kubesim.sim import KubeSim
 from tests.hub.teams_fixtures import BASE
+from tests.spawner.spawner_support import HUB_NS, FakeUser, core_api, spawner_kubesim
 
-HUB_NS = "hub"
 SPAWNS = 50
 # KubeSpawner's reflectors are shared per class and live on the loop that started them:
 # one loop for the module, as in the hub.
@@ -59,24 +56,10 @@ MAY_STAY = {
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
-    d = tmp_path_factory.mktemp("faults")
-    s = KubeSim(kubelet="instant", data_dir=d / "kubesim").start()
-    kubeconfig = s.write_kubeconfig(d / "kubeconfig")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("KUBECONFIG", str(kubeconfig))
-    mp.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
-    load_config.cache_clear()  # KubeSpawner loads the client config once per process
-    s.kubeconfig = kubeconfig  # type: ignore[attr-defined]
-    core = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
-    core.create_namespace({"metadata": {"name": HUB_NS}})
-    core.create_namespaced_secret(
-        HUB_NS,
-        {"metadata": {"name": "vision-s3"}, "stringData": {"KEY": "AKIA", "SECRET": "s3cr3t"}},
-    )
-    yield s
-    mp.undo()
-    load_config.cache_clear()
-    s.stop()
+    with spawner_kubesim(
+        tmp_path_factory.mktemp("faults"), {"KEY": "AKIA", "SECRET": "s3cr3t"}
+    ) as s:
+        yield s
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -93,7 +76,7 @@ async def reflectors(sim: KubeSim) -> AsyncIterator[None]:
 
 @pytest.fixture
 def core(sim: KubeSim) -> client.CoreV1Api:
-    return client.CoreV1Api(config.new_client_from_config(str(sim.kubeconfig)))
+    return core_api(sim)
 
 
 @pytest.fixture
@@ -114,22 +97,6 @@ def quiet(sim: KubeSim, reflectors: None) -> Iterator[Faults]:
     sim.faults = faults = Faults()
     yield faults
     faults.clear()
-
-
-class FakeUser:
-    """The parts of jupyterhub.user.User a spawner uses."""
-
-    def __init__(self, name: str, groups: list[str]) -> None:
-        self.name = name
-        self.id = sum(map(ord, name))
-        self.url = f"/user/{name}/"
-        self.server = Server(base_url=self.url)
-        self.groups: list[Any] = []
-        self.spawners: dict[str, Any] = {}
-        self.auth_state = {"access_token": f"oidc-{name}", "teamhub": {"groups": groups}}
-
-    async def get_auth_state(self) -> dict:
-        return self.auth_state
 
 
 def make_spawner(user: FakeUser) -> TeamSpawner:

@@ -16,18 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyterhub.objects import Hub, Server
-from kubernetes import client, config
-from kubernetes_asyncio.config import kube_config
-from kubespawner.clients import load_config
+from jupyterhub.objects import Hub
+from kubernetes import client
 from teamhub_spawner.spawner import TeamSpawner
 from tornado import web
 from traitlets.config import Config
 
 from kubesim.sim import KubeSim
 from tests.hub.teams_fixtures import BASE
+from tests.spawner.spawner_support import HUB_NS, FakeUser, core_api, spawner_kubesim
 
-HUB_NS = "hub"
 # KubeSpawner's reflectors are shared per class and live on the loop that started them:
 # one loop for the module, as in the hub.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -35,33 +33,14 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
-    d = tmp_path_factory.mktemp("spawner")
-    s = KubeSim(kubelet="instant", kueue=True, data_dir=d / "kubesim").start()
-    kubeconfig = s.write_kubeconfig(d / "kubeconfig")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("KUBECONFIG", str(kubeconfig))
-    # kubernetes_asyncio reads $KUBECONFIG when it is imported; point it here explicitly.
-    mp.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
-    load_config.cache_clear()  # KubeSpawner loads the client config once per process
-    s.kubeconfig = kubeconfig  # type: ignore[attr-defined]
-    core = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
-    core.create_namespace({"metadata": {"name": HUB_NS}})
-    core.create_namespaced_secret(
-        HUB_NS,
-        {
-            "metadata": {"name": "vision-s3"},
-            "stringData": {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s3cr3t"},
-        },
-    )
-    yield s
-    mp.undo()
-    load_config.cache_clear()
-    s.stop()
+    secret = {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s3cr3t"}
+    with spawner_kubesim(tmp_path_factory.mktemp("spawner"), secret, kueue=True) as s:
+        yield s
 
 
 @pytest.fixture
 def core(sim: KubeSim) -> client.CoreV1Api:
-    return client.CoreV1Api(config.new_client_from_config(str(sim.kubeconfig)))
+    return core_api(sim)
 
 
 def teams_config() -> dict:
@@ -77,22 +56,6 @@ def teams_config() -> dict:
     cfg["teams"]["vision"]["images"] = ["quay.io/jupyter/*"]
     cfg["teams"]["vision"]["clusterQueue"] = "teamhub-team-vision"
     return cfg
-
-
-class FakeUser:
-    """The parts of jupyterhub.user.User a spawner uses."""
-
-    def __init__(self, name: str, groups: list[str], token: str = "oidc-token-1") -> None:
-        self.name = name
-        self.id = sum(map(ord, name))
-        self.url = f"/user/{name}/"
-        self.server = Server(base_url=self.url)
-        self.groups: list[Any] = []
-        self.spawners: dict[str, Any] = {}
-        self.auth_state = {"access_token": token, "teamhub": {"groups": groups}}
-
-    async def get_auth_state(self) -> dict:
-        return self.auth_state
 
 
 def make_spawner(user: FakeUser, teams: dict | None = None, **options: Any) -> TeamSpawner:
@@ -138,7 +101,7 @@ async def test_start_creates_the_users_world_and_stop_removes_credentials(sim, c
     pvcs = {p.metadata.name: p for p in core.list_namespaced_persistent_volume_claim(ns).items}
     assert set(pvcs) == {"home", "global.datasets", "vision.data", "vision.models"}
     secret = core.read_namespaced_secret("teamhub-credentials", ns)
-    assert b64d(secret.data["oidc-access-token"]) == "oidc-token-1"
+    assert b64d(secret.data["oidc-access-token"]) == "oidc-alice"
     assert b64d(secret.data["jupyterhub-api-token"]) == "hub-token-for-alice"
     assert b64d(secret.data["vision.s3.AWS_SECRET_ACCESS_KEY"]) == "s3cr3t"
 

@@ -1,0 +1,68 @@
+"""What the in-process TeamSpawner tests share: a module-wide kubesim that KubeSpawner's
+clients find (``$KUBECONFIG`` and kubernetes_asyncio's default location point at it), with
+the hub namespace and an admin credential Secret in it; and the parts of a JupyterHub user
+a spawner uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyterhub.objects import Server
+from kubernetes import client, config
+from kubernetes_asyncio.config import kube_config
+from kubespawner.clients import load_config
+
+from kubesim.sim import KubeSim
+
+HUB_NS = "hub"
+
+
+@contextmanager
+def spawner_kubesim(
+    data_dir: Path, admin_secret: Mapping[str, str], **options: Any
+) -> Iterator[KubeSim]:
+    """A kubesim (instant kubelet unless ``options`` say otherwise) that KubeSpawner uses,
+    with the namespace :data:`HUB_NS` holding the admin Secret ``vision-s3``."""
+    s = KubeSim(**{"kubelet": "instant", **options}, data_dir=data_dir / "kubesim").start()
+    kubeconfig = s.write_kubeconfig(data_dir / "kubeconfig")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("KUBECONFIG", str(kubeconfig))
+    # kubernetes_asyncio reads $KUBECONFIG when it is imported; point it here explicitly.
+    mp.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+    load_config.cache_clear()  # KubeSpawner loads the client config once per process
+    s.kubeconfig = kubeconfig  # type: ignore[attr-defined]
+    try:
+        core = core_api(s)
+        core.create_namespace({"metadata": {"name": HUB_NS}})
+        core.create_namespaced_secret(
+            HUB_NS, {"metadata": {"name": "vision-s3"}, "stringData": dict(admin_secret)}
+        )
+        yield s
+    finally:
+        mp.undo()
+        load_config.cache_clear()
+        s.stop()
+
+
+def core_api(sim: KubeSim) -> client.CoreV1Api:
+    return client.CoreV1Api(config.new_client_from_config(str(sim.kubeconfig)))
+
+
+class FakeUser:
+    """The parts of jupyterhub.user.User a spawner uses."""
+
+    def __init__(self, name: str, groups: list[str], token: str | None = None) -> None:
+        self.name = name
+        self.id = sum(map(ord, name))
+        self.url = f"/user/{name}/"
+        self.server = Server(base_url=self.url)
+        self.groups: list[Any] = []
+        self.spawners: dict[str, Any] = {}
+        self.auth_state = {"access_token": token or f"oidc-{name}", "teamhub": {"groups": groups}}
+
+    async def get_auth_state(self) -> dict:
+        return self.auth_state
