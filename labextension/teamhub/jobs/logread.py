@@ -6,10 +6,11 @@ line is delivered in pieces). Lines are handed on in batches (one batch per chun
 a bounded queue: when the consumer is slow the ``put`` waits, reading stops, and TCP flow
 control pushes back on the API server.
 
-Every log request asks for ``timestamps=true``: the kubelet's per-line timestamp is what
-lets merged output be ordered by time, a reconnect resume where it stopped, and a
-container restart never repeat a line (see ``Cursor``). It is stripped unless the caller
-asked for timestamps.
+Log requests ask for ``timestamps=true``: the kubelet's per-line timestamp is what lets
+merged output be ordered by time, a reconnect resume where it stopped, and a container
+restart never repeat a line (see ``Cursor``). It is stripped unless the caller asked for
+timestamps. The one exception is a ``plain`` read (a snapshot of one container at a time
+rendered as bytes), which needs none of that and is read as the container wrote it.
 
 Two renderings: ``LogLine`` objects (the Python API), or UTF-8 bytes exactly as
 ``str(line) + "\n"`` (``render="bytes"``, for the server extension), which for whole
@@ -167,6 +168,10 @@ class ReadSpec:
     show_container: bool = False
     render: str = "lines"
     blobs: bool = False
+    #: A snapshot in bytes that needs no time key (one container at a time, no
+    #: ``timestamps``, no exact ``since``, nothing to resume): read without the kubelet's
+    #: timestamps, and prefixed with one ``bytes.replace`` per chunk (see ``_Plain``).
+    plain: bool = False
     cursor: Cursor = field(default_factory=Cursor)
 
 
@@ -255,6 +260,30 @@ class _Splitter:
         return batch
 
 
+class _Plain:
+    """``_Splitter`` for a ``plain`` read: the body has no timestamps, so rendering a chunk
+    is putting the prefix after every newline — C speed, no per-line Python — and there
+    are no time keys (nothing merges or resumes a plain read)."""
+
+    def __init__(self, spec: ReadSpec) -> None:
+        head = render_head(spec.replica, spec.container, spec.prefix, spec.show_container)
+        self.head = head.encode()
+        self.newline_head = b"\n" + self.head
+
+    def lines(self, raws: list[bytes], batch: Batch, whole: bool = True) -> None:
+        for raw in raws:  # (a piece of a runaway line is a line of its own, as elsewhere)
+            batch.append(self.head + raw + b"\n")
+            batch.keys.append(b"")
+
+    def body(self, body: bytes) -> Batch:
+        batch = Batch()
+        if self.head:
+            body = self.head + body[:-1].replace(b"\n", self.newline_head) + b"\n"
+        batch.append(body)
+        batch.keys.append(b"")
+        return batch
+
+
 async def read_instance(
     core: Any, namespace: str, spec: ReadSpec, emit: Callable[[Batch], Awaitable[None]]
 ) -> None:
@@ -269,12 +298,12 @@ async def read_instance(
             previous=spec.previous,
             tail_lines=spec.tail,
             since_seconds=spec.since_seconds,
-            timestamps=True,
+            timestamps=not spec.plain,
             _preload_content=False,
         )
     )
     spec.cursor.reads += 1
-    split = _Splitter(spec)
+    split: _Splitter | _Plain = _Plain(spec) if spec.plain else _Splitter(spec)
     pending = b""
     try:
         while chunk := await resp.content.read(CHUNK):

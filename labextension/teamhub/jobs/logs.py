@@ -214,6 +214,9 @@ class _Snapshot:
         if len(specs) > MERGE_LIMIT or len(specs) == 1:
             for spec in specs:  # one log open at a time, rank order
                 spec.blobs = True
+                spec.plain = (
+                    spec.render == "bytes" and not spec.timestamps and spec.since_key is None
+                )
                 async with Pump(queue_batches) as pump:
                     pump.start(read_instance(self.core, self.ns, spec, pump.put), then_end=True)
                     async for batch in pump:
