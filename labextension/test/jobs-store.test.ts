@@ -101,15 +101,18 @@ describe('JobsStore', () => {
     const { store } = storeWith(() => [
       job('bert-finetune', 'Running'),
       job('resnet', 'Pending', { status: status('Pending', { reason: 'Unschedulable' }) }),
-      job('mnist', 'Failed', { backend: 'indexed', spec: { labels: { 'kueue.x-k8s.io/queue-name': 'gpu-a' } } })
+      job('mnist', 'Failed', { backend: 'indexed', spec: { labels: { 'kueue.x-k8s.io/queue-name': 'gpu-a' } } }),
+      job('vit', 'Failed', { backend: 'indexed', spec: { queue: 'vision' } })
     ]);
     await store.refresh();
     store.filter = { text: '', phases: new Set(['Pending', 'Failed']) };
-    expect(store.visibleJobs.map(j => j.name)).toEqual(['resnet', 'mnist']);
+    expect(store.visibleJobs.map(j => j.name)).toEqual(['resnet', 'mnist', 'vit']);
     store.filter = { text: 'unschedulable', phases: new Set() };
     expect(store.visibleJobs.map(j => j.name)).toEqual(['resnet']);
     store.filter = { text: 'INDEXED gpu-a', phases: new Set() };
     expect(store.visibleJobs.map(j => j.name)).toEqual(['mnist']);
+    store.filter = { text: 'vision', phases: new Set() };
+    expect(store.visibleJobs.map(j => j.name)).toEqual(['vit']);
     store.dispose();
   });
 });

@@ -2,14 +2,15 @@ import { Widget } from '@lumino/widgets';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { TeamhubClient } from '../src/api/client';
-import type { Capabilities, Environment, Job } from '../src/api/types';
+import type { Capabilities, Environment, Job, JobEvent } from '../src/api/types';
+import { activeWarnings, isCodeMountWarning, timelineEvents } from '../src/stores/events';
 import { JobsStore } from '../src/stores/jobs';
 import { JobDetail } from '../src/widgets/detail';
 import { JobsSidebar } from '../src/widgets/sidebar';
-import { QUEUE_LABEL, SubmitForm, buildSpec, cellValues, defaultValues, imageChoices, problemsByField } from '../src/widgets/submit';
+import { SubmitForm, buildSpec, cellValues, defaultValues, imageChoices, problemsByField, queueChoices } from '../src/widgets/submit';
 import type { SubmitValues } from '../src/widgets/submit';
 import { submitFlow } from '../src/widgets/submitflow';
-import { TeamPanel } from '../src/widgets/team';
+import { TeamPanel, quotaRows } from '../src/widgets/team';
 import { fakeServer, job, json, settle, status, textStream } from './helpers';
 
 const poll = { interval: 1000, maxInterval: 4000, backoff: 2 };
@@ -21,8 +22,8 @@ afterEach(() => {
 
 const caps: Capabilities = {
   backends: [
-    { name: 'indexed', apiVersion: 'batch/v1', kind: 'Job', creates: ['Job', 'Service'], needsOperator: false, available: true, procsPerWorker: true, gpus: true, chief: false, maxWorkers: null, reservedEnv: [], reservedEnvPrefixes: [] },
-    { name: 'mpi', apiVersion: 'kubeflow.org/v1', kind: 'MPIJob', creates: ['MPIJob'], needsOperator: true, available: true, procsPerWorker: false, gpus: true, chief: false, maxWorkers: null, reservedEnv: [], reservedEnvPrefixes: [] },
+    { name: 'indexed', apiVersion: 'batch/v1', kind: 'Job', creates: ['Job', 'Service'], needsOperator: false, available: true, procsPerWorker: true, gpus: true, chief: false, queue: true, maxWorkers: null, reservedEnv: [], reservedEnvPrefixes: [] },
+    { name: 'mpi', apiVersion: 'kubeflow.org/v1', kind: 'MPIJob', creates: ['MPIJob'], needsOperator: true, available: true, procsPerWorker: false, gpus: true, chief: false, queue: false, maxWorkers: null, reservedEnv: [], reservedEnvPrefixes: [] },
     { name: 'tf', apiVersion: 'kubeflow.org/v1', kind: 'TFJob', creates: ['TFJob'], needsOperator: true, available: false, procsPerWorker: true, gpus: true, chief: true, maxWorkers: null, reservedEnv: [], reservedEnvPrefixes: [] }
   ],
   defaults: { backend: 'indexed', image: 'quay.io/jupyter/scipy-notebook:2025-01-01' },
@@ -46,6 +47,17 @@ const env: Environment = {
   profiles: ['cpu-small', 'gpu-a100'],
   images: ['quay.io/jupyter/pytorch-notebook:2025-01-01', 'ghcr.io/acme/*'],
   quota: { cpu: '16', memory: '64Gi', gpus: '2', pods: null }
+};
+
+/** `env` on a hub that uses Kueue, reporting what is in use of the quota. */
+const kueueEnv: Environment = {
+  ...env,
+  quota: { cpu: '32', memory: '64Gi', gpus: null, pods: '20' },
+  quotaUsed: { cpu: '2500m', memory: '3Gi', gpus: '0', pods: '3' },
+  queues: [
+    { name: 'vision', clusterQueue: 'team-vision' },
+    { name: 'nlp', clusterQueue: 'team-nlp' }
+  ]
 };
 
 function sidebarWith(jobs: () => Job[]) {
@@ -212,7 +224,7 @@ describe('submit form', () => {
       cpu: '2',
       memory: '8Gi',
       env: { A: '1', B: 'x=y' },
-      labels: { [QUEUE_LABEL]: 'team-a' },
+      queue: 'team-a',
       deadline: 3600
     });
     expect(buildSpec(values({ programKind: 'script', program: 'train.py' })).spec.script).toBe('train.py');
@@ -276,7 +288,7 @@ describe('submit form', () => {
       problemsByField([
         { field: 'workers', message: 'must be at least 1 (got 0)' },
         { field: 'env.1X', message: 'bad name' },
-        { field: 'labels', message: 'bad queue' },
+        { field: 'queue', message: 'bad queue' },
         { field: 'command', message: 'empty' },
         { field: 'mystery', message: 'huh' },
         { field: '', message: 'whole request' }
@@ -363,6 +375,116 @@ describe('submit form', () => {
   });
 });
 
+describe('submit form: Kueue queue', () => {
+  const values = (over: Partial<SubmitValues> = {}): SubmitValues => ({ ...defaultValues(caps), program: 'python train.py', ...over });
+  const queueRow = (form: SubmitForm) => form.node.querySelector<HTMLElement>('.teamhub-SubmitForm-queue')!;
+  const help = (form: SubmitForm) => queueRow(form).querySelector('.teamhub-SubmitForm-help')!.textContent;
+  const chooseBackend = (form: SubmitForm, name: string) => {
+    const backend = form.control('backend');
+    backend.value = name;
+    backend.dispatchEvent(new Event('change'));
+  };
+
+  it('offers each queue with its ClusterQueue, then none; nothing without queues', () => {
+    expect(queueChoices(kueueEnv)).toEqual([
+      { value: 'vision', label: 'vision (ClusterQueue team-vision)' },
+      { value: 'nlp', label: 'nlp (ClusterQueue team-nlp)' },
+      { value: '', label: 'none' }
+    ]);
+    expect(queueChoices(env)).toEqual([]);
+    expect(queueChoices({ ...env, queues: [] })).toEqual([]);
+    expect(queueChoices(null)).toEqual([]);
+  });
+
+  it('selects the first queue by default and sends the choice as `queue`', () => {
+    const form = new SubmitForm(values(), caps, kueueEnv);
+    Widget.attach(form, document.body);
+    const select = form.control('queue') as HTMLSelectElement;
+    expect(select.tagName).toBe('SELECT');
+    expect(form.node.querySelector(`label[for="${select.id}"]`)?.textContent).toBe('Queue');
+    expect([...select.options].map(o => o.textContent)).toEqual(['vision (ClusterQueue team-vision)', 'nlp (ClusterQueue team-nlp)', 'none']);
+    expect([queueRow(form).hidden, select.disabled, select.value]).toEqual([false, false, 'vision']);
+    expect(buildSpec(form.getValue()).spec.queue).toBe('vision');
+    select.value = 'nlp';
+    expect(buildSpec(form.getValue()).spec.queue).toBe('nlp');
+    // "none" is sent as "" (no queue), not left out (which would mean the first queue).
+    select.value = '';
+    const { spec } = buildSpec(form.getValue());
+    expect('queue' in spec && spec.queue).toBe('');
+    expect(spec.labels).toBeUndefined();
+    form.dispose();
+  });
+
+  it('keeps the choice when the form is shown again, none included', () => {
+    for (const queue of ['nlp', '']) {
+      const form = new SubmitForm(values({ queue }), caps, kueueEnv);
+      expect(form.control('queue').value).toBe(queue);
+      expect(form.getValue().queue).toBe(queue);
+      form.dispose();
+    }
+  });
+
+  it('disables the queue, with a hint, for a backend Kueue does not queue, and sends none', () => {
+    const form = new SubmitForm(values(), caps, kueueEnv);
+    Widget.attach(form, document.body);
+    chooseBackend(form, 'mpi');
+    const select = form.control('queue');
+    expect(select.disabled).toBe(true);
+    expect(help(form)).toBe('Kueue does not queue mpi jobs: this one runs without a queue.');
+    expect(select.getAttribute('aria-describedby')).toContain(queueRow(form).querySelector('.teamhub-SubmitForm-help')!.id);
+    expect(form.getValue().queue).toBeNull();
+    expect('queue' in buildSpec(form.getValue()).spec).toBe(false);
+    chooseBackend(form, 'indexed');
+    expect([select.disabled, form.getValue().queue]).toEqual([false, 'vision']);
+    expect(help(form)).toMatch(/ClusterQueue has room/);
+    form.dispose();
+  });
+
+  it('hides the queue when the user has none, and leaves it out of the request', () => {
+    for (const e of [env, { ...env, queues: [] }, null]) {
+      const form = new SubmitForm(values(), caps, e);
+      Widget.attach(form, document.body);
+      expect(queueRow(form).hidden).toBe(true);
+      expect(form.control('queue').disabled).toBe(true);
+      expect(form.getValue().queue).toBeNull();
+      expect('queue' in buildSpec(form.getValue()).spec).toBe(false);
+      form.dispose();
+    }
+  });
+
+  it("shows the server's message about the queue beside the select", async () => {
+    const server = fakeServer(call => {
+      const body = call.body as { queue?: string };
+      if (body.queue === 'nlp') {
+        return json(
+          { message: 'queue: not one of your queues', reason: 'InvalidJobSpec', errors: [{ field: 'queue', message: "'nlp' is not one of your queues (vision)" }] },
+          400
+        );
+      }
+      return json(job('made'), 201);
+    });
+    const seen: string[] = [];
+    const bodies: unknown[] = [];
+    let n = 0;
+    const result = await submitFlow(new TeamhubClient(server.fetcher), caps, kueueEnv, values(), form => {
+      seen.push(form.problemText('queue'));
+      const select = form.control('queue');
+      if (n++ === 0) {
+        select.value = 'nlp';
+      } else {
+        expect(select.value).toBe('nlp');
+        expect(select.getAttribute('aria-invalid')).toBe('true');
+        select.value = 'vision';
+      }
+      return Promise.resolve(form.getValue());
+    });
+    bodies.push(...server.calls.map(c => (c.body as { queue?: string }).queue));
+    expect(result?.name).toBe('made');
+    expect(seen).toEqual(['', "'nlp' is not one of your queues (vision)"]);
+    expect(bodies).toEqual(['nlp', 'vision']);
+  });
+});
+
 describe('TeamPanel', () => {
   it('shows teams, volumes, credential names and quota', async () => {
     const { fetcher } = fakeServer(() => json(env));
@@ -376,6 +498,44 @@ describe('TeamPanel', () => {
     expect(text).toContain('wandb (vision) files in /var/run/teamhub/credentials/wandb: api-key · env WANDB_API_KEY');
     const quota = [...panel.node.querySelectorAll('.teamhub-TeamPanel-quota tbody tr')].map(r => r.textContent);
     expect(quota).toEqual(['CPU16', 'Memory64Gi', 'GPUs2', 'Podsno limit']);
+    expect(panel.node.querySelector('.teamhub-TeamPanel-quota')!.getAttribute('aria-label')).toBe('Quota limits');
+    // No Kueue: no Queues section.
+    expect([...panel.node.querySelectorAll('h3')].map(t => t.textContent)).not.toContain('Queues');
+    panel.dispose();
+  });
+
+  it('reads quota figures as used / limit, CPU in cores', () => {
+    expect(quotaRows(kueueEnv.quota, kueueEnv.quotaUsed).map(r => [r.label, r.text, r.spoken])).toEqual([
+      ['CPU', '2.5 / 32', '2.5 used of 32'],
+      ['Memory', '3Gi / 64Gi', '3Gi used of 64Gi'],
+      ['GPUs', '0 / no limit', '0 used, no limit'],
+      ['Pods', '3 / 20', '3 used of 20']
+    ]);
+    // Without usage: the limits alone; a resource the quota does not name: no row.
+    expect(quotaRows({ cpu: '500m', pods: null }, null).map(r => [r.label, r.text, r.spoken])).toEqual([
+      ['CPU', '0.5', 'limit 0.5'],
+      ['Pods', 'no limit', 'no limit']
+    ]);
+  });
+
+  it('shows what is in use of each limit, labelled, and the queues', async () => {
+    const { fetcher } = fakeServer(() => json(kueueEnv));
+    const panel = new TeamPanel(new TeamhubClient(fetcher));
+    Widget.attach(panel, document.body);
+    await settle(20);
+    const table = panel.node.querySelector('.teamhub-TeamPanel-quota')!;
+    expect(table.getAttribute('aria-label')).toBe('Quota: in use now of each limit');
+    expect([...table.querySelectorAll('thead th')].map(t => t.textContent)).toEqual(['Resource', 'Used / limit']);
+    const rows = [...table.querySelectorAll('tbody tr')];
+    expect(rows.map(r => r.textContent)).toEqual(['CPU2.5 / 32', 'Memory3Gi / 64Gi', 'GPUs0 / no limit', 'Pods3 / 20']);
+    expect(rows[0]!.querySelector('th')!.getAttribute('scope')).toBe('row');
+    expect(rows[0]!.querySelector('td')!.getAttribute('aria-label')).toBe('2.5 used of 32');
+    const queues = panel.node.querySelector('ul[aria-label="Queues"]')!;
+    expect([...queues.querySelectorAll('li')].map(l => l.textContent)).toEqual([
+      'vision (ClusterQueue team-vision)',
+      'nlp (ClusterQueue team-nlp)'
+    ]);
+    expect(queues.closest('section')!.querySelector('h3')!.textContent).toBe('Queues');
     panel.dispose();
   });
 
@@ -469,6 +629,134 @@ describe('JobDetail', () => {
       'jobs/train/logs?follow=false&prefix=true&tail=1000',
       'jobs/train/logs?follow=false&prefix=true'
     ]);
+    detail.dispose();
+  });
+});
+
+describe("the job's code ConfigMap warning", () => {
+  const at = (s: number) => `2025-01-01T12:00:${String(s).padStart(2, '0')}Z`;
+  const ev = (s: number, type: string, reason: string, message: string, object = 'Pod/cell-job-0-v9qcb', replica: string | null = 'rank-0'): JobEvent => ({
+    time: at(s),
+    type,
+    reason,
+    message,
+    object,
+    replica,
+    count: 1,
+    explanation: reason === 'FailedMount' ? `a volume cannot be mounted yet (${message})` : null
+  });
+  const MISSING = 'MountVolume.SetUp failed for volume "teamhub-job-code" : configmap "cell-job.job" not found';
+  const codeMiss = (s: number, object?: string, replica?: string) => ev(s, 'Warning', 'FailedMount', MISSING, object, replica);
+  const started = (s: number, object?: string, replica?: string) => ev(s, 'Normal', 'Started', 'Started container job', object, replica);
+  const pod = (name: string, replica: string, phase: string) => ({ name, replica, role: 'rank', index: 0, phase, ready: phase === 'Running', restarts: 0, created: at(0) });
+
+  it("recognises a FailedMount of the job's own code ConfigMap only", () => {
+    expect(isCodeMountWarning(codeMiss(1), 'cell-job')).toBe(true);
+    // kubesim's kubelet words it without the MountVolume prefix
+    expect(isCodeMountWarning(ev(1, 'Warning', 'FailedMount', 'configmap "cell-job.job" not found'), 'cell-job')).toBe(true);
+    expect(isCodeMountWarning(codeMiss(1), 'cell')).toBe(false);
+    expect(isCodeMountWarning(ev(1, 'Warning', 'FailedMount', 'configmap "team-settings" not found'), 'cell-job')).toBe(false);
+    expect(isCodeMountWarning(ev(1, 'Warning', 'FailedMount', 'secret "cell-job.job" not found'), 'cell-job')).toBe(false);
+    expect(isCodeMountWarning(ev(1, 'Normal', 'FailedMount', MISSING), 'cell-job')).toBe(false);
+  });
+
+  it('is cleared once that pod started, or the job runs or succeeded; not before', () => {
+    const pending = job('cell-job', 'Pending');
+    const cleared = (events: JobEvent[], j: Job | null) => timelineEvents('cell-job', events, j).map(t => t.cleared);
+    // Still waiting for the code: a warning like any other.
+    expect(cleared([codeMiss(1)], pending)).toEqual([false]);
+    expect(cleared([codeMiss(1)], null)).toEqual([false]);
+    // Its pod's container started afterwards.
+    expect(cleared([codeMiss(1), started(2)], pending)).toEqual([true, false]);
+    // Another pod started, this one not yet (and it is not running): still a warning.
+    expect(cleared([codeMiss(1), started(2, 'Pod/cell-job-1-s4gmp', 'rank-1')], pending)).toEqual([false, false]);
+    // The pod runs (its Started event already gone), or the whole job runs or succeeded.
+    expect(cleared([codeMiss(1)], { ...pending, pods: [pod('cell-job-0-v9qcb', 'rank-0', 'Running')] })).toEqual([true]);
+    expect(cleared([codeMiss(1)], job('cell-job', 'Running'))).toEqual([true]);
+    expect(cleared([codeMiss(1)], job('cell-job', 'Succeeded'))).toEqual([true]);
+    // A job that failed or was cancelled without its pod ever starting: the warning may be why.
+    expect(cleared([codeMiss(1)], job('cell-job', 'Failed'))).toEqual([false]);
+    // Other warnings never clear.
+    const other = ev(1, 'Warning', 'FailedMount', 'configmap "team-settings" not found');
+    const timeline = timelineEvents('cell-job', [other, codeMiss(1), started(2)], job('cell-job', 'Running'));
+    expect(timeline.map(t => t.cleared)).toEqual([false, true, false]);
+    expect(activeWarnings(timeline)).toBe(1);
+  });
+
+  function cellJobServer() {
+    const state = { job: job('cell-job', 'Pending', { backend: 'indexed', kind: 'Job' }), events: [codeMiss(1)] as JobEvent[] };
+    const server = fakeServer(call => {
+      if (call.path.startsWith('jobs/cell-job/logs')) {
+        return textStream().response;
+      }
+      if (call.path === 'jobs/cell-job/events') {
+        return json({ events: state.events });
+      }
+      return json(state.job);
+    });
+    return { server, state };
+  }
+
+  it('is muted, not counted, and closes the timeline it opened once the pod started', async () => {
+    const { server, state } = cellJobServer();
+    const detail = new JobDetail({ client: new TeamhubClient(server.fetcher), name: 'cell-job', poll });
+    Widget.attach(detail, document.body);
+    await detail.refresh();
+    const summary = () => detail.node.querySelector('summary')!.textContent;
+    const items = () => [...detail.node.querySelectorAll('.teamhub-JobDetail-events li')];
+    // While the pod waits, it is a warning: counted, prominent, and the timeline opens.
+    expect(summary()).toBe('Conditions and events (1, 1 warning)');
+    expect(items()[0]!.classList.contains('teamhub-event-warning')).toBe(true);
+    expect(detail.timelineOpen).toBe(true);
+
+    state.job = job('cell-job', 'Running', { backend: 'indexed', kind: 'Job' });
+    state.events = [codeMiss(1), ev(2, 'Normal', 'Created', 'Created container: job'), started(2)];
+    await detail.refresh();
+    expect(summary()).toBe('Conditions and events (3, 1 cleared)');
+    const first = items()[0]!;
+    expect(first.classList.contains('teamhub-event-warning')).toBe(false);
+    expect(first.classList.contains('teamhub-event-cleared')).toBe(true);
+    expect(first.textContent).toContain('FailedMount');
+    expect(first.querySelector('.teamhub-event-note')!.textContent).toBe(" (cleared: the job's code arrived)");
+    expect(first.querySelector('.teamhub-event-why')).toBeNull();
+    expect(detail.timelineOpen).toBe(false);
+
+    // A genuine warning later still stands out, and opens the timeline again.
+    state.events = [...state.events, ev(3, 'Warning', 'BackOff', 'Back-off restarting failed container job')];
+    await detail.refresh();
+    expect(summary()).toBe('Conditions and events (4, 1 warning, 1 cleared)');
+    expect(items()[3]!.classList.contains('teamhub-event-warning')).toBe(true);
+    expect(detail.timelineOpen).toBe(true);
+    detail.dispose();
+  });
+
+  it('does not open the timeline when the pod had started by the first look', async () => {
+    const { server, state } = cellJobServer();
+    state.job = job('cell-job', 'Succeeded', { backend: 'indexed', kind: 'Job' });
+    state.events = [codeMiss(1), started(2)];
+    const detail = new JobDetail({ client: new TeamhubClient(server.fetcher), name: 'cell-job', poll });
+    Widget.attach(detail, document.body);
+    await detail.refresh();
+    expect(detail.node.querySelector('summary')!.textContent).toBe('Conditions and events (2, 1 cleared)');
+    expect(detail.timelineOpen).toBe(false);
+    detail.dispose();
+  });
+
+  it('leaves the timeline as the user set it', async () => {
+    const { server, state } = cellJobServer();
+    const detail = new JobDetail({ client: new TeamhubClient(server.fetcher), name: 'cell-job', poll });
+    Widget.attach(detail, document.body);
+    await detail.refresh();
+    expect(detail.timelineOpen).toBe(true);
+    // The user closes it, then opens it again to read: it stays open after the warning clears.
+    const summary = detail.node.querySelector<HTMLElement>('summary')!;
+    summary.click();
+    summary.click();
+    state.job = job('cell-job', 'Running', { backend: 'indexed', kind: 'Job' });
+    state.events = [codeMiss(1), started(2)];
+    await detail.refresh();
+    expect(detail.node.querySelector('.teamhub-event-cleared')).not.toBeNull();
+    expect(detail.timelineOpen).toBe(true);
     detail.dispose();
   });
 });

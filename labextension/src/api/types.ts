@@ -100,6 +100,12 @@ export interface JobSpecInput {
   name?: string;
   chief?: boolean;
   working_dir?: string;
+  /**
+   * The Kueue LocalQueue the job waits in: one of `Environment.queues`' names. Left out:
+   * the first of the user's queues (none if they have none, or if the backend is one Kueue
+   * does not queue); `""`: no queue.
+   */
+  queue?: string;
 }
 
 export interface FieldError {
@@ -142,12 +148,19 @@ export interface Credential {
   env: string[];
 }
 
-/** Quota limits (Kubernetes quantities); null: no limit. */
+/** Quota limits, or what is in use (Kubernetes quantities); null: no limit. */
 export interface Quota {
   cpu?: string | null;
   memory?: string | null;
   gpus?: string | null;
   pods?: string | null;
+}
+
+/** A Kueue LocalQueue in the user's namespace (one per team with a ClusterQueue). */
+export interface Queue {
+  name: string;
+  /** The ClusterQueue behind it (the team's share of the cluster). */
+  clusterQueue: string;
 }
 
 export interface Environment {
@@ -165,6 +178,13 @@ export interface Environment {
   /** fnmatch patterns of the images the user may run; null: any image. */
   images?: string[] | null;
   quota: Quota;
+  /**
+   * What the namespace's running and pending pods take now (notebook included), with the
+   * same keys and format as `quota`; absent from servers that do not report it.
+   */
+  quotaUsed?: Quota | null;
+  /** Kueue queues jobs may wait in (empty when the hub does not use Kueue). */
+  queues?: Queue[];
 }
 
 export interface BackendInfo {
@@ -178,6 +198,8 @@ export interface BackendInfo {
   procsPerWorker: boolean;
   gpus: boolean;
   chief: boolean;
+  /** Whether Kueue queues this backend's workloads (the spec's `queue`); absent: true. */
+  queue?: boolean;
   maxWorkers?: number | null;
   reservedEnv: string[];
   reservedEnvPrefixes: string[];

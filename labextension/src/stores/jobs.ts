@@ -13,7 +13,7 @@ import { DEFAULT_POLL, Poller } from './poller';
 import type { PollerOptions } from './poller';
 
 export interface JobFilter {
-  /** Words that must all appear in the name, backend, phase, reason or labels. */
+  /** Words that must all appear in the name, backend, phase, reason, queue or labels. */
   text: string;
   /** Phases shown; empty: all. */
   phases: ReadonlySet<Phase>;
@@ -30,7 +30,8 @@ function haystack(job: Job): string {
           .map(([k, v]) => `${k}=${String(v)}`)
           .join(' ')
       : '';
-  return [job.name, job.backend, job.kind, jobPhase(job), s?.reason ?? '', labelText]
+  const queue = typeof job.spec['queue'] === 'string' ? job.spec['queue'] : '';
+  return [job.name, job.backend, job.kind, jobPhase(job), s?.reason ?? '', queue, labelText]
     .join(' ')
     .toLowerCase();
 }

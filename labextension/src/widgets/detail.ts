@@ -1,8 +1,10 @@
 /**
  * A job's detail view in the main area: status with its reason, conditions and the events
- * timeline (what keeps a job pending stands out), and its logs: one tab per rank plus a
- * merged one, a follow toggle, a tail size, search, copy and download. Only the selected
- * tab streams, into a bounded model; status and events are polled while the view is shown.
+ * timeline (what keeps a job pending stands out; a warning that no longer matters, such as
+ * the brief wait for the job's own code ConfigMap, is muted), and its logs: one tab per
+ * rank plus a merged one, a follow toggle, a tail size, search, copy and download. Only the
+ * selected tab streams, into a bounded model; status and events are polled while the view
+ * is shown.
  */
 import { Panel, Widget } from '@lumino/widgets';
 import type { Message } from '@lumino/messaging';
@@ -12,6 +14,7 @@ import type { Job, JobEvent, LogOptions } from '../api/types';
 import { LogModel } from '../logs/model';
 import { LogStream } from '../logs/stream';
 import { LogView } from '../logs/view';
+import { activeWarnings, timelineEvents } from '../stores/events';
 import { formatAge, isFinished, replicaSummary, statusLine } from '../stores/format';
 import { Poller } from '../stores/poller';
 import type { PollerOptions } from '../stores/poller';
@@ -49,12 +52,15 @@ export class JobDetail extends Panel {
   private replica: string = MERGED;
   private tail = 1000;
   private readonly header: HTMLElement;
-  private readonly timeline: HTMLElement;
+  private readonly timeline: HTMLDetailsElement;
   private readonly tabs: HTMLElement;
   private readonly followBox: HTMLInputElement;
   private readonly streamState: HTMLElement;
   private readonly searchCount: HTMLElement;
   private opened = false;
+  /** The timeline was opened by warnings (not the user), who has not toggled it since. */
+  private autoOpened = false;
+  private userToggled = false;
   private streamedFinished = false;
   private print = '';
 
@@ -74,7 +80,17 @@ export class JobDetail extends Panel {
     this.poller = new Poller(() => this.load(), options.poll ?? { interval: 2000, maxInterval: 20000, backoff: 1.5 });
 
     this.header = h('div', { class: 'teamhub-JobDetail-header' });
-    this.timeline = h('details', { class: 'teamhub-JobDetail-timeline' });
+    this.timeline = h('details', {
+      class: 'teamhub-JobDetail-timeline',
+      on: {
+        // A click or Enter/Space on the summary: from now on the user decides.
+        click: (e: MouseEvent) => {
+          if ((e.target as Element | null)?.closest('summary')) {
+            this.userToggled = true;
+          }
+        }
+      }
+    });
     this.tabs = h('div', { class: 'teamhub-JobDetail-tabs', role: 'tablist', attrs: { 'aria-label': 'Log of' } });
 
     const followId = uniqueId('teamhub-follow');
@@ -299,16 +315,24 @@ export class JobDetail extends Panel {
     );
   }
 
+  /** Whether the events timeline is open. */
+  get timelineOpen(): boolean {
+    return this.timeline.open;
+  }
+
   private renderTimeline(): void {
     const conditions = this.job?.status?.conditions ?? [];
-    const warnings = this.events.filter(e => e.type === 'Warning').length;
+    const timeline = timelineEvents(this.name, this.events, this.job);
+    const warnings = activeWarnings(timeline);
+    const cleared = timeline.filter(t => t.cleared).length;
+    const counts = [
+      String(this.events.length),
+      warnings ? `${warnings} warning${warnings === 1 ? '' : 's'}` : '',
+      cleared ? `${cleared} cleared` : ''
+    ].filter(Boolean);
     replaceChildren(
       this.timeline,
-      h(
-        'summary',
-        {},
-        `Conditions and events (${this.events.length}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})`
-      ),
+      h('summary', {}, `Conditions and events (${counts.join(', ')})`),
       conditions.length
         ? h(
             'ul',
@@ -328,23 +352,38 @@ export class JobDetail extends Panel {
       h(
         'ol',
         { class: 'teamhub-JobDetail-events', attrs: { 'aria-label': 'Events' } },
-        ...this.events.map(e =>
+        ...timeline.map(({ event: e, cleared: done }) =>
           h(
             'li',
-            { class: `teamhub-event teamhub-event-${e.type.toLowerCase()}${e.explanation ? ' teamhub-event-explained' : ''}` },
+            {
+              class: done
+                ? 'teamhub-event teamhub-event-cleared'
+                : `teamhub-event teamhub-event-${e.type.toLowerCase()}${e.explanation ? ' teamhub-event-explained' : ''}`
+            },
             h('span', { class: 'teamhub-JobDetail-time' }, e.time),
             ' ',
             h('strong', {}, e.reason),
             ` ${e.replica ? `[${e.replica}]` : e.object} ${e.message}`,
             e.count > 1 ? ` (×${e.count})` : '',
-            e.explanation ? h('div', { class: 'teamhub-event-why' }, e.explanation) : null
+            done
+              ? h('span', { class: 'teamhub-event-note' }, " (cleared: the job's code arrived)")
+              : e.explanation
+                ? h('div', { class: 'teamhub-event-why' }, e.explanation)
+                : null
           )
         )
       )
     );
     if (warnings && !this.timeline.hasAttribute('data-opened')) {
-      this.timeline.setAttribute('open', '');
+      this.timeline.open = true;
       this.timeline.setAttribute('data-opened', '');
+      this.autoOpened = true;
+    } else if (!warnings && this.autoOpened && !this.userToggled) {
+      // Opened only for warnings that have cleared since: close it again, and let a
+      // later warning open it.
+      this.timeline.open = false;
+      this.timeline.removeAttribute('data-opened');
+      this.autoOpened = false;
     }
   }
 

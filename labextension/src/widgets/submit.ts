@@ -1,19 +1,18 @@
 /**
  * The submit form: backend, what to run (a command, a script file, or Python code such as a
  * notebook cell), workers, processes per worker, cpu/memory/GPUs, deadline, image (the
- * notebook's, or one the user's teams allow), env, name and queue.
+ * notebook's, or one the user's teams allow), env, name and Kueue queue (one of the user's
+ * queues, or none; the row is hidden when they have none, and disabled for a backend Kueue
+ * does not queue).
  * It checks only what it must to build a request (numbers are numbers, env lines are
  * KEY=VALUE); the server validates the spec and its messages are shown beside the fields
  * they name, so the rules live in one place (teamhub.jobs.spec).
  */
 import { Widget } from '@lumino/widgets';
 
-import type { Capabilities, Environment, JobSpecInput } from '../api/types';
+import type { BackendInfo, Capabilities, Environment, JobSpecInput } from '../api/types';
 import type { BackendName } from '../api/types';
 import { h, uniqueId } from './dom';
-
-/** The Kueue queue label (the spec's `labels`). */
-export const QUEUE_LABEL = 'kueue.x-k8s.io/queue-name';
 
 export type FormField =
   | 'backend'
@@ -44,7 +43,11 @@ export interface SubmitValues {
   gpus: string;
   image: string;
   env: string;
-  queue: string;
+  /**
+   * The queue chosen: a queue name, `''` for none, or null to leave `queue` out of the
+   * request (no queue to choose: the user has none, or the backend is not queued).
+   */
+  queue: string | null;
   name: string;
   deadline: string;
 }
@@ -61,7 +64,7 @@ export function defaultValues(caps?: Capabilities | null, script?: string): Subm
     gpus: '0',
     image: '',
     env: '',
-    queue: '',
+    queue: null,
     name: '',
     deadline: ''
   };
@@ -92,14 +95,13 @@ export function formFieldOf(field: string): FormField | null {
     case 'env':
     case 'name':
     case 'deadline':
+    case 'queue':
       return top;
     case 'script':
     case 'source':
     case 'command':
     case 'working_dir':
       return 'program';
-    case 'labels':
-      return 'queue';
     case 'pods':
       return 'workers';
     default:
@@ -182,9 +184,8 @@ export function buildSpec(values: SubmitValues): { spec: JobSpecInput; problems:
   if (Object.keys(env).length) {
     spec.env = env;
   }
-  const queue = values.queue.trim();
-  if (queue) {
-    spec.labels = { [QUEUE_LABEL]: queue };
+  if (values.queue !== null) {
+    spec.queue = values.queue.trim();
   }
   return { spec, problems };
 }
@@ -199,6 +200,26 @@ export function imageChoices(env: Environment | null): { value: string; label: s
   }
   return out;
 }
+
+/**
+ * The queues the form offers: each of the user's queues (`name (ClusterQueue cq)`), the
+ * first being the server's default, then `none` (`''`: no queue). Empty when the user has
+ * no queue (the hub does not use Kueue, or none of their teams has a ClusterQueue).
+ */
+export function queueChoices(env: Environment | null): { value: string; label: string }[] {
+  const queues = env?.queues ?? [];
+  if (!queues.length) {
+    return [];
+  }
+  return [...queues.map(q => ({ value: q.name, label: `${q.name} (ClusterQueue ${q.clusterQueue})` })), { value: '', label: 'none' }];
+}
+
+/** Whether Kueue queues the backend's workloads (servers that do not say: yes). */
+export function backendQueued(info: BackendInfo | undefined): boolean {
+  return info?.queue !== false;
+}
+
+const QUEUE_HELP = 'Kueue starts the job when the queue’s ClusterQueue has room for it.';
 
 interface FieldParts {
   row: HTMLElement;
@@ -313,7 +334,23 @@ export class SubmitForm extends Widget {
     envBox.value = values.env;
     this.field('env', 'Environment', envBox, "Added to the notebook's environment, which jobs inherit.");
     this.field('name', 'Name', text(values.name, 'generated if empty'));
-    this.field('queue', 'Queue', text(values.queue, 'Kueue queue (optional)'));
+    const queues = queueChoices(env);
+    const chosen = values.queue ?? queues[0]?.value ?? '';
+    const queue = h(
+      'select',
+      { class: 'jp-mod-styled' },
+      ...queues.map(q => h('option', { attrs: { value: q.value, selected: q.value === chosen } }, q.label)),
+      queues.length && !queues.some(q => q.value === chosen)
+        ? h('option', { attrs: { value: chosen, selected: true } }, chosen)
+        : null
+    );
+    this.field('queue', 'Queue', queue, QUEUE_HELP);
+    const queueRow = this.fields.get('queue');
+    if (queueRow && !queues.length) {
+      // Nothing to choose: the request leaves `queue` out (the job waits in no queue).
+      queueRow.row.hidden = true;
+      queue.disabled = true;
+    }
     this.updateProgramKind();
     this.showProblems(problems);
     this.updateBackend();
@@ -337,10 +374,16 @@ export class SubmitForm extends Widget {
       gpus: v('gpus'),
       image: v('image'),
       env: v('env'),
-      queue: v('queue'),
+      queue: this.queueValue(),
       name: v('name'),
       deadline: v('deadline')
     };
+  }
+
+  /** The queue chosen, or null when there is none to choose (see `SubmitValues.queue`). */
+  private queueValue(): string | null {
+    const c = this.fields.get('queue')?.control;
+    return !c || c.disabled ? null : c.value;
   }
 
   /** What the Run field holds: a command, a script path or code. */
@@ -462,6 +505,16 @@ export class SubmitForm extends Widget {
     const procs = this.fields.get('procs_per_worker')?.control;
     const gpus = this.fields.get('gpus')?.control;
     const workers = this.fields.get('workers')?.control;
+    const queue = this.fields.get('queue');
+    if (queue && !queue.row.hidden) {
+      // A backend Kueue does not queue gets no queue (the server refuses one).
+      const queued = backendQueued(info);
+      queue.control.disabled = !queued;
+      const help = queue.row.querySelector('.teamhub-SubmitForm-help');
+      if (help) {
+        help.textContent = queued ? QUEUE_HELP : `Kueue does not queue ${info?.name ?? 'this'} jobs: this one runs without a queue.`;
+      }
+    }
     if (procs) {
       procs.disabled = info ? !info.procsPerWorker : false;
     }

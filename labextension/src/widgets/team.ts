@@ -1,16 +1,53 @@
 /**
  * The Team panel: the user's teams, the volumes they mount (path, read-only or not), the
  * credentials they are entitled to (names and where the files are, never values), allowed
- * profiles and images, and the quota.
+ * profiles and images, the quota (what is in use of each limit) and the Kueue queues jobs
+ * may wait in.
  */
 import { Widget } from '@lumino/widgets';
 import type { Message } from '@lumino/messaging';
 
 import type { TeamhubClient } from '../api/client';
-import type { Environment } from '../api/types';
+import type { Environment, Quota } from '../api/types';
 import { h, replaceChildren } from './dom';
 
-const QUOTA_LABELS: Record<string, string> = { cpu: 'CPU', memory: 'Memory', gpus: 'GPUs', pods: 'Pods' };
+const QUOTA_LABELS: Record<keyof Quota, string> = { cpu: 'CPU', memory: 'Memory', gpus: 'GPUs', pods: 'Pods' };
+
+/** A quota figure as people read it: CPU in cores (`2500m` → `2.5`), others as given. */
+export function quotaFigure(key: keyof Quota, value: string): string {
+  const milli = key === 'cpu' ? /^(\d+)m$/.exec(value) : null;
+  return milli ? String(Number(milli[1]) / 1000) : value;
+}
+
+export interface QuotaRow {
+  key: keyof Quota;
+  label: string;
+  /** `2.5 / 32`, `1 / no limit`; the limit alone when usage is not known. */
+  text: string;
+  /** The same in words, for screen readers (`2.5 used of 32`). */
+  spoken: string;
+}
+
+/** One row per resource the quota names: what is in use now (if known) of its limit. */
+export function quotaRows(quota: Quota, used?: Quota | null): QuotaRow[] {
+  const rows: QuotaRow[] = [];
+  for (const key of Object.keys(QUOTA_LABELS) as (keyof Quota)[]) {
+    const limit = quota[key];
+    if (limit === undefined) {
+      continue;
+    }
+    const max = limit === null ? 'no limit' : quotaFigure(key, limit);
+    const now = used?.[key];
+    const label = QUOTA_LABELS[key];
+    if (now === undefined || now === null) {
+      rows.push({ key, label, text: max, spoken: limit === null ? 'no limit' : `limit ${max}` });
+    } else {
+      const n = quotaFigure(key, now);
+      rows.push({ key, label, text: `${n} / ${max}`, spoken: limit === null ? `${n} used, no limit` : `${n} used of ${max}` });
+    }
+  }
+  return rows;
+}
 
 export class TeamPanel extends Widget {
   private env: Environment | null = null;
@@ -88,9 +125,9 @@ export class TeamPanel extends Widget {
       items.length
         ? h('ul', { attrs: { 'aria-label': label } }, ...items.map(i => h('li', {}, i)))
         : h('p', { class: 'teamhub-TeamPanel-empty' }, empty);
-    const quotaRows = (Object.entries(env.quota) as [string, string | null | undefined][]).filter(
-      ([, v]) => v !== undefined
-    );
+    const quota = quotaRows(env.quota, env.quotaUsed);
+    const withUsage = env.quotaUsed !== undefined && env.quotaUsed !== null;
+    const queues = env.queues ?? [];
     replaceChildren(
       this.body,
       this.error ? h('p', { role: 'alert', class: 'teamhub-mod-error' }, `Could not refresh: ${this.error}`) : null,
@@ -133,21 +170,48 @@ export class TeamPanel extends Widget {
       ),
       this.section(
         'Quota',
-        quotaRows.length
+        quota.length
           ? h(
               'table',
-              { class: 'teamhub-TeamPanel-quota', attrs: { 'aria-label': 'Quota limits' } },
-              h('thead', {}, h('tr', {}, h('th', { attrs: { scope: 'col' } }, 'Resource'), h('th', { attrs: { scope: 'col' } }, 'Limit'))),
+              {
+                class: 'teamhub-TeamPanel-quota',
+                attrs: { 'aria-label': withUsage ? 'Quota: in use now of each limit' : 'Quota limits' }
+              },
+              h(
+                'thead',
+                {},
+                h(
+                  'tr',
+                  {},
+                  h('th', { attrs: { scope: 'col' } }, 'Resource'),
+                  h('th', { attrs: { scope: 'col' } }, withUsage ? 'Used / limit' : 'Limit')
+                )
+              ),
               h(
                 'tbody',
                 {},
-                ...quotaRows.map(([k, v]) =>
-                  h('tr', {}, h('th', { attrs: { scope: 'row' } }, QUOTA_LABELS[k] ?? k), h('td', {}, v ?? 'no limit'))
+                ...quota.map(r =>
+                  h(
+                    'tr',
+                    { attrs: { 'data-resource': r.key } },
+                    h('th', { attrs: { scope: 'row' } }, r.label),
+                    h('td', { attrs: { 'aria-label': r.spoken } }, r.text)
+                  )
                 )
               )
             )
           : h('p', { class: 'teamhub-TeamPanel-empty' }, 'No quota.')
       ),
+      queues.length
+        ? this.section(
+            'Queues',
+            list(
+              'Queues',
+              queues.map(q => h('span', {}, h('code', {}, q.name), ' (ClusterQueue ', h('code', {}, q.clusterQueue), ')')),
+              ''
+            )
+          )
+        : null,
       this.section('Profiles', list('Profiles', env.profiles, 'No profiles.')),
       this.section(
         'Images',
