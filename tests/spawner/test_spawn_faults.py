@@ -109,7 +109,7 @@ def make_spawner(user: FakeUser) -> TeamSpawner:
     c.TeamSpawner.hub_namespace = HUB_NS
     c.TeamSpawner.image = "quay.io/jupyter/minimal-notebook:2025-01-01"
     c.TeamSpawner.cmd = ["jupyterhub-singleuser"]
-    c.TeamSpawner.start_timeout = 30
+    c.TeamSpawner.start_timeout = 60  # generous: a loaded CI machine, and 5% of calls retried
     sp = TeamSpawner(hub=Hub(), user=user, config=c)
     sp.api_token = f"hub-token-for-{user.name}"
     sp.user_options = {}
