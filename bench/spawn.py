@@ -170,7 +170,8 @@ def report_phase(r: dict, users: int) -> None:
         f"  CPU per spawn: hub {r['hub_cpu'] / users * 1000:.1f} ms, "
         f"kubesim {r['sim_cpu'] / users * 1000:.1f} ms "
         f"(kubesim busy {r['sim_cpu'] / r['wall']:.0%} of the {r['wall']:.1f} s); "
-        f"objects written per spawn (controllers' writes too) {r['writes'] / users:.1f}"
+        f"objects written per spawn (controllers' writes too) {r['writes'] / users:.1f}, "
+        f"kubesim CPU per write {r['sim_cpu'] / max(r['writes'], 1) * 1000:.2f} ms"
     )
     print(
         "  median step times: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in r["steps"].items())

@@ -7,7 +7,6 @@ ResourceQuota. Each plugin is a function of ``kubesim.api.Request``.
 
 from __future__ import annotations
 
-import copy
 import secrets
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -179,10 +178,13 @@ class Admission:
         delta = self.usage_of(req.rt.key, req.obj)
         current = []
         for q in quotas:
-            q2 = copy.deepcopy(q)
-            used = self.sim.quota_used(req.namespace, q)
-            q2.setdefault("status", {})["used"] = {k: str(v) for k, v in used.items()}
+            q2 = {**q, "status": {**(q.get("status") or {})}}
             q2["status"]["hard"] = q.get("spec", {}).get("hard", {})
+            # Counting the namespace's usage is the expensive part, and only a quota that
+            # constrains this object reads it (``quota.admit``).
+            if quota.quota_matches(q2, req.rt.plural, req.rt.group, req.obj):
+                used = self.sim.quota_used(req.namespace, q)
+                q2["status"]["used"] = {k: str(v) for k, v in used.items()}
             current.append(q2)
         quota.check_quota(
             current,

@@ -8,7 +8,6 @@ creates (and fails with the same events), as on a real cluster.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from kubesim import errors
 from kubesim.rbac import UserInfo
 from kubesim.resources import Registry, ResourceType
-from kubesim.store import Obj, Store
+from kubesim.store import Obj, Store, deep_copy
 
 SYSTEM = "system:kube-controller-manager"
 
@@ -113,7 +112,7 @@ class Api:
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
-        obj = copy.deepcopy(body)
+        obj = deep_copy(body)
         meta = obj.setdefault("metadata", {})
         if rt.namespaced:
             body_ns = meta.get("namespace")
@@ -143,7 +142,7 @@ class Api:
             warnings.extend(req.warnings)
         if dry_run:
             return obj
-        created = self.store.create(rt, namespace, obj)
+        created = self.store.create(rt, namespace, obj, take=True)  # obj is our copy
         for hook in self.after_write:
             hook(req, created)
         return created
@@ -176,7 +175,7 @@ class Api:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
         old = self.store.get(rt, namespace, name)
-        new = copy.deepcopy(body)
+        new = deep_copy(body)
         meta = new.setdefault("metadata", {})
         if meta.get("name") and meta["name"] != name:
             raise errors.bad_request(
@@ -189,7 +188,7 @@ class Api:
         self._check_kind(rt, new)
         if subresource == "status":
             # The status subresource changes status only (and metadata we ignore).
-            merged = copy.deepcopy(old)
+            merged = deep_copy(old)
             merged["status"] = new.get("status", {})
             rv = meta.get("resourceVersion")
             if rv:
@@ -200,7 +199,7 @@ class Api:
         elif "status" in rt.subresources:
             # The main resource ignores status changes when a status subresource exists.
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = deep_copy(old["status"])
             else:
                 new.pop("status", None)
         req = Request(
@@ -220,7 +219,7 @@ class Api:
             warnings.extend(req.warnings)
         if dry_run:
             return new
-        stored = self.store.replace(rt, new)
+        stored = self.store.replace(rt, new, take=True)  # new is our copy
         for hook in self.after_write:
             hook(req, stored)
         return stored
@@ -303,7 +302,7 @@ class Api:
         obj = self.store.peek(rt, namespace, name)
         if obj is None or fin not in obj["metadata"].get("finalizers", []):
             return
-        new = copy.deepcopy(obj)
+        new = deep_copy(obj)
         new["metadata"]["finalizers"] = [f for f in new["metadata"]["finalizers"] if f != fin]
         if not new["metadata"]["finalizers"]:
             del new["metadata"]["finalizers"]

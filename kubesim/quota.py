@@ -22,7 +22,6 @@ configuration's ``limitedResources`` are not.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import ROUND_UP, Decimal
@@ -38,6 +37,7 @@ from kubesim.quantity import (
     parse_quantity,
     quantity_format,
 )
+from kubesim.store import deep_copy
 
 STORAGE_CLASS_SUFFIX = ".storageclass.storage.k8s.io/"
 LEGACY_COUNT_NAMES = ("configmaps", "resourcequotas", "replicationcontrollers", "secrets")
@@ -320,7 +320,7 @@ def admit(
     delta = {k: v for k, v in usage_delta.items() if v != 0}
     if not interesting or not delta:
         return quotas
-    out = [copy.deepcopy(q) for q in quotas]
+    out = [deep_copy(q) for q in quotas]
     for i in interesting:
         q = out[i]
         hard, used = q["status"]["hard"], q["status"]["used"]
@@ -369,8 +369,17 @@ def calculate_used(
     hard = (quota.get("spec") or {}).get("hard") or {}
     probe = {**quota, "status": {"hard": hard}}
     used = {k: Decimal(0) for k in hard}
+    # Without scopes, whether a quota counts an object depends on its resource only.
+    scoped = bool(_scope_selectors(probe))
+    counted: dict[tuple[str, str], bool] = {}
     for resource, group, obj in objects:
-        if not quota_matches(probe, resource, group, obj):
+        if scoped:
+            matches = quota_matches(probe, resource, group, obj)
+        else:
+            matches = counted.get((resource, group))
+            if matches is None:
+                matches = counted[(resource, group)] = quota_matches(probe, resource, group, obj)
+        if not matches:
             continue
         for k, v in usage(resource, group, obj, now).items():
             if k in used:

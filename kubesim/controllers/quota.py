@@ -1,14 +1,18 @@
 """ResourceQuota status: keeps ``status.hard``/``status.used`` current, as the quota
-controller does, whenever something counted in a namespace changes."""
+controller does, whenever something counted in a namespace changes.
+
+Like the real controller's replenishment, only changes to what a quota of the namespace
+can count (its own spec, or objects of a resource its ``spec.hard`` names) lead to a
+recount: a Secret written in a namespace whose quota limits cpu and pods changes nothing.
+"""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Hashable
 
 from kubesim import quota
 from kubesim.controllers import Controller
-from kubesim.store import Event
+from kubesim.store import Event, deep_copy
 
 
 class QuotaController(Controller):
@@ -19,8 +23,12 @@ class QuotaController(Controller):
         if ev.rt.key == ("", "resourcequotas") and ev.type != "DELETED":
             self.enqueue(ns)
             return
-        if self.store.iter(self.api.rt("", "resourcequotas"), ns):
-            self.enqueue(ns)
+        resource, group = ev.rt.plural, ev.rt.group
+        for q in self.store.iter(self.api.rt("", "resourcequotas"), ns):
+            hard = (q.get("spec") or {}).get("hard") or {}
+            if quota.matching_resources(resource, group, hard):
+                self.enqueue(ns)
+                return
 
     async def reconcile(self, key: Hashable) -> None:
         ns = str(key)
@@ -29,6 +37,6 @@ class QuotaController(Controller):
             used = self.sim.quota_used(ns, q)
             status = quota.quota_status(q, used)
             if q.get("status") != status:
-                new = copy.deepcopy(q)
+                new = deep_copy(q)
                 new["status"] = status
-                self.store.replace(rt, new, check_rv=False)
+                self.store.replace(rt, new, check_rv=False, take=True)

@@ -11,34 +11,104 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
 from kubesim.controllers import Controller
 from kubesim.quantity import parse_quantity
-from kubesim.store import Event
+from kubesim.store import Event, deep_copy
+
+if TYPE_CHECKING:
+    from kubesim.sim import KubeSim
 
 PROVISIONER = "kubesim.io/hostpath"
 
 
 class VolumeController(Controller):
-    watches = (("", "persistentvolumeclaims"), ("", "persistentvolumes"))
+    watches = (
+        ("", "persistentvolumeclaims"),
+        ("", "persistentvolumes"),
+        ("storage.k8s.io", "storageclasses"),
+    )
+
+    def __init__(self, sim: KubeSim) -> None:
+        super().__init__(sim)
+        #: PV name -> {claim key: its place in the store} of the claims whose
+        #: ``spec.volumeName`` names it; and each such claim's PV name.
+        self._naming: dict[str, dict[tuple[str, str], int]] = {}
+        self._named: dict[tuple[str, str], str] = {}
+        #: The store keeps objects in the order they were created (a replaced object keeps
+        #: its place), so numbering ADDED events orders claims as ``store.iter`` does.
+        self._place: dict[tuple[str, str], int] = {}
+        self._added = 0
 
     def keys_for(self, ev: Event):  # type: ignore[override]
         m = ev.obj["metadata"]
+        if ev.rt.plural == "storageclasses":
+            # A new or changed class may provision for claims waiting without a volume (the
+            # real controller finds them at its next resync).
+            if ev.type != "DELETED":
+                yield from self._pending_claims(lambda wanted: not wanted)
+            return
         if ev.rt.plural == "persistentvolumes":
             yield ("pv", m["name"], ev.type == "DELETED")
             ref = ev.obj.get("spec", {}).get("claimRef") or {}
             if ref.get("name"):
                 yield ("pvc", ref.get("namespace", ""), ref["name"])
-            # A PV that became Available may satisfy waiting claims.
-            for pvc in self.store.iter(self.api.rt("", "persistentvolumeclaims")):
-                if pvc.get("status", {}).get("phase") == "Pending":
-                    yield ("pvc", pvc["metadata"]["namespace"], pvc["metadata"]["name"])
+            yield from self._waiting_claims(ev)
         else:
+            self._index_claim(ev)
             yield ("pvc", m["namespace"], m["name"])
             if ev.type == "DELETED" and ev.obj.get("spec", {}).get("volumeName"):
                 yield ("pv", ev.obj["spec"]["volumeName"], False)
+
+    def _waiting_claims(self, ev: Event):  # type: ignore[no-untyped-def]
+        """Pending claims this PV's change may let bind, in the store's order: those naming
+        it, and, when it is Available and claimed by nobody, those looking for a match.
+        Other pending claims cannot bind to it and nothing else changed for them (a claim
+        is also synced on its own events and on those of a PV pre-bound to it)."""
+        name = ev.obj["metadata"]["name"]
+        spec = ev.obj.get("spec", {})
+        pvc_rt = self.api.rt("", "persistentvolumeclaims")
+        if (
+            ev.type != "DELETED"
+            and not spec.get("claimRef")
+            and ev.obj.get("status", {}).get("phase") == "Available"
+        ):
+            yield from self._pending_claims(lambda wanted: not wanted or wanted == name)
+            return
+        naming = self._naming.get(name)
+        for ns, claim in sorted(naming or (), key=naming.__getitem__ if naming else None):
+            pvc = self.store.peek(pvc_rt, ns, claim)
+            if pvc is not None and pvc.get("status", {}).get("phase") == "Pending":
+                yield ("pvc", ns, claim)
+
+    def _pending_claims(self, wants):  # type: ignore[no-untyped-def]
+        """Pending claims whose ``spec.volumeName`` satisfies ``wants``, in store order."""
+        for pvc in self.store.iter(self.api.rt("", "persistentvolumeclaims")):
+            if pvc.get("status", {}).get("phase") == "Pending" and wants(
+                pvc.get("spec", {}).get("volumeName")
+            ):
+                yield ("pvc", pvc["metadata"]["namespace"], pvc["metadata"]["name"])
+
+    def _index_claim(self, ev: Event) -> None:
+        m = ev.obj["metadata"]
+        key = (m["namespace"], m["name"])
+        if ev.type == "ADDED":
+            self._added += 1
+            self._place[key] = self._added
+        before = self._named.pop(key, None)
+        if before is not None:
+            claims = self._naming[before]
+            claims.pop(key, None)
+            if not claims:
+                del self._naming[before]
+        wanted = ev.obj.get("spec", {}).get("volumeName")
+        if ev.type == "DELETED":
+            self._place.pop(key, None)
+        elif wanted:
+            self._named[key] = wanted
+            self._naming.setdefault(wanted, {})[key] = self._place.get(key, 0)
 
     async def reconcile(self, key: Hashable) -> None:
         if key[0] == "pv":  # type: ignore[index]
@@ -157,7 +227,7 @@ class VolumeController(Controller):
     def _bind(self, pv: dict, pvc: dict) -> None:
         pv_rt = self.api.rt("", "persistentvolumes")
         m = pvc["metadata"]
-        new_pv = copy.deepcopy(pv)
+        new_pv = deep_copy(pv)
         new_pv["spec"]["claimRef"] = {
             "kind": "PersistentVolumeClaim",
             "apiVersion": "v1",
@@ -167,11 +237,11 @@ class VolumeController(Controller):
             "resourceVersion": m["resourceVersion"],
         }
         new_pv.setdefault("status", {})["phase"] = "Bound"
-        self.store.replace(pv_rt, new_pv, check_rv=False)
+        self.store.replace(pv_rt, new_pv, check_rv=False, take=True)
         self._set_pvc(pvc, "Bound", pv)
 
     def _set_pvc(self, pvc: dict, phase: str, pv: dict | None) -> None:
-        new = copy.deepcopy(pvc)
+        new = deep_copy(pvc)
         if pv is not None:
             new["spec"]["volumeName"] = pv["metadata"]["name"]
             new["metadata"].setdefault("annotations", {}).update(
@@ -179,12 +249,15 @@ class VolumeController(Controller):
             )
             new["status"] = {
                 "phase": phase,
-                "accessModes": pv["spec"].get("accessModes", []),
-                "capacity": pv["spec"].get("capacity", {}),
+                "accessModes": deep_copy(pv["spec"].get("accessModes", [])),
+                "capacity": deep_copy(pv["spec"].get("capacity", {})),
             }
         else:
             new.setdefault("status", {})["phase"] = phase
-        self.store.replace(self.api.rt("", "persistentvolumeclaims"), new, check_rv=False)
+        # ``new`` shares nothing with a stored object: the store may keep it as it is.
+        self.store.replace(
+            self.api.rt("", "persistentvolumeclaims"), new, check_rv=False, take=True
+        )
 
     # ------------------------------------------------------------------- PVs
     def _sync_pv(self, name: str, _deleted: bool = False) -> None:
@@ -224,6 +297,6 @@ class VolumeController(Controller):
             self._set_pv_phase(pv, "Available")  # pre-bound, waiting for its claim
 
     def _set_pv_phase(self, pv: dict, phase: str) -> None:
-        new = copy.deepcopy(pv)
+        new = deep_copy(pv)
         new.setdefault("status", {})["phase"] = phase
-        self.store.replace(self.api.rt("", "persistentvolumes"), new, check_rv=False)
+        self.store.replace(self.api.rt("", "persistentvolumes"), new, check_rv=False, take=True)

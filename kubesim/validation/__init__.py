@@ -9,7 +9,8 @@ Invalid and a cause per field. ``SchemaValidator.check_write`` runs both and rai
 ``ApiError`` the real server would answer with.
 
 Modules: ``schema`` (loading kubernetes-validate's definitions, CRD structural schemas,
-kubesim's decoder keywords), ``causes`` (schema errors into 400 messages or 422 causes),
+kubesim's decoder keywords), ``fastcheck`` (the compiled "is it valid?" answer that lets a
+valid object skip ``jsonschema``), ``causes`` (schema errors into 400 messages or 422 causes),
 ``validator`` (``SchemaValidator``, ``check_write``), ``podspec`` / ``objects`` /
 ``updates`` (the hand-written create and update rules) and ``common`` (what those share).
 Name and metadata rules are in ``kubesim.naming``; quantities in ``kubesim.quantity``.

@@ -8,6 +8,7 @@ Jobs, claims and network policies all carry.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -54,8 +55,13 @@ class Qty(NamedTuple):
 
 def qty(x: Any) -> Qty | None:
     """A quantity field's value, or None when it does not parse (decoding reports that)."""
+    return _qty(str(x).strip())
+
+
+@functools.lru_cache(maxsize=4096)
+def _qty(text: str) -> Qty | None:
+    # Cached: the same few values recur in every write (Qty and Decimal are immutable).
     try:
-        text = str(x).strip()
         return Qty(parse_quantity(text), canonical_quantity(text))
     except ValueError:
         return None

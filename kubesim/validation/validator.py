@@ -8,14 +8,22 @@ with, so callers never merge the stages themselves.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from kubesim.errors import Cause
 from kubesim.naming import validate_metadata
 from kubesim.validation.causes import Converter, SchemaResult, doc_order
 from kubesim.validation.common import Obj
+from kubesim.validation.fastcheck import Check, FastChecker
 from kubesim.validation.objects import validate_object
-from kubesim.validation.schema import KubeValidator, crd_schema, load_schemas, pick_version
+from kubesim.validation.schema import (
+    KUBESIM_KEYWORDS,
+    KubeValidator,
+    crd_schema,
+    load_schemas,
+    pick_version,
+)
 from kubesim.validation.updates import validate_update
 
 
@@ -24,6 +32,9 @@ class SchemaValidator:
 
     The definitions are loaded once per version and compiled validators are cached per
     (apiVersion, kind): ``kubernetes_validate.validate`` re-reads 2 MB on every call.
+    Each kind's schema is also compiled by :mod:`.fastcheck`, which answers the common
+    case (a valid object) without ``jsonschema``; anything else goes through
+    ``jsonschema``, so errors are always its own.
     """
 
     def __init__(self, k8s_version: str = "1.37") -> None:
@@ -31,6 +42,8 @@ class SchemaValidator:
         self._schemas = load_schemas(self.version)
         self._validators: dict[tuple[str, str], Any] = {}
         self._crds: dict[tuple[str, str], Obj] = {}
+        self._fast = _fast_checker(self.version)
+        self._checks: dict[tuple[str, str], Check] = {}
 
     # ------------------------------------------------------------- schemas
     def has_schema(self, api_version: str, kind: str) -> bool:
@@ -50,6 +63,7 @@ class SchemaValidator:
             openapi = (v.get("schema") or {}).get("openAPIV3Schema")
             self._crds[key] = crd_schema(openapi, self._schemas)
             self._validators.pop(key, None)
+            self._checks.pop(key, None)
             added.append(key)
         return added
 
@@ -59,19 +73,32 @@ class SchemaValidator:
             key = (f"{spec['group']}/{v['name']}", spec["names"]["kind"])
             self._crds.pop(key, None)
             self._validators.pop(key, None)
+            self._checks.pop(key, None)
+
+    def _schema(self, key: tuple[str, str]) -> Obj:
+        schema = self._crds.get(key)
+        if schema is None:
+            name = self._schemas.by_gvk.get(key)
+            if name is None:
+                raise KeyError(f"no schema for kind {key[1]!r} in {key[0]!r}")
+            schema = self._schemas.ref(name)
+        return schema
 
     def _validator(self, api_version: str, kind: str) -> Any:
         key = (api_version, kind)
         v = self._validators.get(key)
         if v is None:
-            schema = self._crds.get(key)
-            if schema is None:
-                name = self._schemas.by_gvk.get(key)
-                if name is None:
-                    raise KeyError(f"no schema for kind {kind!r} in {api_version!r}")
-                schema = self._schemas.ref(name)
-            v = self._validators[key] = KubeValidator(schema, registry=self._schemas.registry)
+            v = self._validators[key] = KubeValidator(
+                self._schema(key), registry=self._schemas.registry
+            )
         return v
+
+    def _check(self, api_version: str, kind: str) -> Check:
+        key = (api_version, kind)
+        c = self._checks.get(key)
+        if c is None:
+            c = self._checks[key] = self._fast.compile(self._schema(key))
+        return c
 
     # ------------------------------------------------------------ validate
     def validate(self, obj: Obj) -> list[Cause]:
@@ -83,9 +110,10 @@ class SchemaValidator:
         """Decode-stage and schema findings, sorted by how the server answers them.
         KeyError for a kind without schema (ask ``has_schema`` first)."""
         av, kind = obj.get("apiVersion") or "", obj.get("kind") or ""
-        validator = self._validator(av, kind)
         res = SchemaResult(av, kind, (obj.get("metadata") or {}).get("name") or "")
-        errs = list(validator.iter_errors(obj))
+        if self._check(av, kind)(obj):
+            return res  # valid: what jsonschema would find is nothing
+        errs = list(self._validator(av, kind).iter_errors(obj))
         if not errs:
             return res
         root = None if (av, kind) in self._crds else self._schemas.by_gvk[(av, kind)]
@@ -129,6 +157,18 @@ class SchemaValidator:
         if err is not None:
             raise err
         return warnings
+
+
+@functools.cache
+def _fast_checker(version: str) -> FastChecker:
+    """One per version, shared by every simulator: definitions compile once per process."""
+    schemas = load_schemas(version)
+    return FastChecker(
+        schemas.base,
+        schemas.defs,
+        KubeValidator({}, registry=schemas.registry),
+        frozenset(KUBESIM_KEYWORDS),
+    )
 
 
 #: What the real server does with unknown fields when a request has no ``fieldValidation``

@@ -1,0 +1,96 @@
+"""The PV controller's binding when the claim comes first: a claim waits, Pending, and binds
+as soon as what it needs appears (the PV it names, a matching Available PV, its
+StorageClass); an unrelated PV does not take it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubesim.sim import KubeSim
+from tests.kubesim.helpers import wait_for
+
+
+def _pv(name: str, size: str = "10Gi", sc: str = "manual", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": name},
+        "spec": {
+            "capacity": {"storage": size},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": sc,
+            "hostPath": {"path": f"/data/{name}"},
+            **spec,
+        },
+    }
+
+
+def _pvc(name: str, size: str = "1Gi", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": size}},
+            **spec,
+        },
+    }
+
+
+def _phase(sim: KubeSim, plural: str, name: str, ns: str = "") -> str | None:
+    obj = sim.lookup(plural, ns, name)
+    return (obj or {}).get("status", {}).get("phase")
+
+
+def _bound(sim: KubeSim, claim: str) -> dict[str, Any] | None:
+    pvc = sim.lookup("persistentvolumeclaims", "default", claim)
+    return pvc if (pvc or {}).get("status", {}).get("phase") == "Bound" else None
+
+
+def test_claim_naming_a_pv_binds_when_that_pv_appears(kubesim: KubeSim) -> None:
+    kubesim.apply(_pvc("data", storageClassName="manual", volumeName="later"))
+    kubesim.apply(_pv("other"))  # Available, but the claim wants "later"
+    wait_for(lambda: _phase(kubesim, "persistentvolumes", "other") == "Available", what="other")
+    assert _phase(kubesim, "persistentvolumeclaims", "data", "default") == "Pending"
+
+    kubesim.apply(_pv("later"))
+    pvc = wait_for(lambda: _bound(kubesim, "data"), what="claim bound to the PV it names")
+    assert pvc["spec"]["volumeName"] == "later"
+    assert _phase(kubesim, "persistentvolumes", "other") == "Available"
+    pv = kubesim.lookup("persistentvolumes", "", "later")
+    assert pv is not None and pv["spec"]["claimRef"]["uid"] == pvc["metadata"]["uid"]
+
+
+def test_waiting_claim_takes_a_matching_pv_when_one_becomes_available(kubesim: KubeSim) -> None:
+    kubesim.apply(_pvc("scratch", size="5Gi", storageClassName="manual"))
+    # Too small, and claimed by another claim: neither is for "scratch".
+    kubesim.apply(_pv("small", size="1Gi"))
+    kubesim.apply(_pv("taken", claimRef={"namespace": "default", "name": "someone-else"}))
+    wait_for(lambda: _phase(kubesim, "persistentvolumes", "small") == "Available", what="small")
+    wait_for(lambda: _phase(kubesim, "persistentvolumes", "taken") == "Available", what="taken")
+    assert _phase(kubesim, "persistentvolumeclaims", "scratch", "default") == "Pending"
+
+    kubesim.apply(_pv("big", size="20Gi"))
+    pvc = wait_for(lambda: _bound(kubesim, "scratch"), what="claim bound to the new PV")
+    assert pvc["spec"]["volumeName"] == "big"
+    assert _phase(kubesim, "persistentvolumes", "big") == "Bound"
+
+
+def test_claim_of_a_missing_class_is_provisioned_once_the_class_exists(kubesim: KubeSim) -> None:
+    kubesim.apply(_pvc("fast-home", storageClassName="fast"))
+    assert _phase(kubesim, "persistentvolumeclaims", "fast-home", "default") == "Pending"
+
+    kubesim.apply(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "fast"},
+            "provisioner": "kubesim.io/hostpath",
+            "reclaimPolicy": "Delete",
+        }
+    )
+    pvc = wait_for(lambda: _bound(kubesim, "fast-home"), what="claim provisioned and bound")
+    assert pvc["spec"]["volumeName"] == f"pvc-{pvc['metadata']['uid']}"
+    pv = kubesim.lookup("persistentvolumes", "", pvc["spec"]["volumeName"])
+    assert pv is not None and pv["spec"]["storageClassName"] == "fast"
