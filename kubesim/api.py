@@ -113,7 +113,7 @@ class Api:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
         obj = deep_copy(body)
-        meta = obj.setdefault("metadata", {})
+        meta = object_meta(obj)
         if rt.namespaced:
             body_ns = meta.get("namespace")
             if body_ns and body_ns != namespace:
@@ -176,7 +176,7 @@ class Api:
             raise errors.bad_request("the body of the request was not a JSON object")
         old = self.store.get(rt, namespace, name)
         new = deep_copy(body)
-        meta = new.setdefault("metadata", {})
+        meta = object_meta(new)
         if meta.get("name") and meta["name"] != name:
             raise errors.bad_request(
                 f"the name of the object ({meta['name']}) does not match the name on the URL "
@@ -307,3 +307,22 @@ class Api:
         if not new["metadata"]["finalizers"]:
             del new["metadata"]["finalizers"]
         self.store.replace(rt, new, check_rv=False)
+
+
+def object_meta(obj: Obj) -> Obj:
+    """The body's ``metadata`` (made ``{}`` when absent or null, as Go's decoder leaves a
+    zero ObjectMeta); anything but an object is the decoder's 400, as from the real server."""
+    meta = obj.get("metadata")
+    if meta is None:
+        meta = obj["metadata"] = {}
+    if not isinstance(meta, dict):
+        from kubesim.validation.schema import json_kind
+
+        kind = obj.get("kind") or "Object"
+        version = (obj.get("apiVersion") or "").rsplit("/", 1)[-1]
+        raise errors.bad_request(
+            f'{kind} in version "{version}" cannot be handled as a {kind}: json: cannot '
+            f"unmarshal {json_kind(meta)} into Go struct field {kind}.metadata of type "
+            "v1.ObjectMeta"
+        )
+    return meta

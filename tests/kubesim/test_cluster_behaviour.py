@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
@@ -386,3 +387,40 @@ def test_prebound_pv_and_dynamic_provisioning(core):
         )
 
     wait_for(provisioned_gone, what="provisioned PV deleted")
+
+
+def _raw(kubesim, method: str, path: str, body: dict) -> tuple[int, dict]:
+    """A request the typed clients would refuse to send: JSON as given, admin's token."""
+    cfg = yaml.safe_load(kubesim.kubeconfig.read_text())
+    token = cfg["users"][0]["user"]["token"]
+    req = urllib.request.Request(
+        kubesim.url + path,
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.mark.parametrize(("metadata", "go_type"), [(7, "number"), ("x", "string"), ([], "array")])
+def test_metadata_that_is_not_an_object_is_the_decoders_400(kubesim, core, metadata, go_type):
+    """As kube-apiserver's JSON decoder answers (not a crash), on create and on replace."""
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata}
+    expected = (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal '
+        f"{go_type} into Go struct field ConfigMap.metadata of type v1.ObjectMeta"
+    )
+    path = "/api/v1/namespaces/default/configmaps"
+    status, st = _raw(kubesim, "POST", path, body)
+    assert (status, st["reason"], st["message"]) == (400, "BadRequest", expected)
+    core.create_namespaced_config_map("default", {"metadata": {"name": "kept"}})
+    status, st = _raw(kubesim, "PUT", f"{path}/kept", body)
+    assert (status, st["message"]) == (400, expected)
+    # A null metadata decodes (a zero ObjectMeta): then the name is what is missing.
+    null = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": None, "data": {"a": "b"}}
+    status, st = _raw(kubesim, "POST", path, null)
+    assert (status, st["reason"]) == (422, "Invalid"), st
