@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
+from teamhub.images import image_allowed as allowed_by
 
 from .base import format_loc
 from .checks import GLOBAL_SCOPE, cross_team_conflicts
@@ -126,12 +126,7 @@ class Entitlements(_Value):
 
     def image_allowed(self, image: str) -> bool:
         """Whether the user may run ``image`` (matched as written and fully qualified)."""
-        if self.images is None:
-            return True
-        if not image or any(c.isspace() for c in image):
-            return False
-        candidates = {image, qualified_image(image)}
-        return any(fnmatchcase(c, p) for c in candidates for p in self.images)
+        return allowed_by(image, self.images)
 
     def quota_hard(self) -> dict[str, str]:
         """The quota as ResourceQuota ``spec.hard`` (``{"requests.cpu": "32", ...}``)."""
@@ -156,23 +151,6 @@ class Entitlements(_Value):
     def from_dict(cls, data: dict[str, Any]) -> Entitlements:
         """The value ``to_dict`` produced (for example from a spawner's stored state)."""
         return cls.model_validate(data)
-
-
-def qualified_image(image: str) -> str:
-    """``python`` -> ``docker.io/library/python:latest``, as a container runtime reads it."""
-    name, at, digest = image.partition("@")
-    slash, colon = name.rfind("/"), name.rfind(":")
-    repo, tag = (name[:colon], name[colon + 1 :]) if colon > slash else (name, "")
-    first, _, rest = repo.partition("/")
-    if not rest:
-        repo = f"docker.io/library/{repo}"
-    elif "." not in first and ":" not in first and first != "localhost":
-        repo = f"docker.io/{repo}"
-    elif first == "docker.io" and "/" not in rest:
-        repo = f"docker.io/library/{rest}"
-    if at:
-        return f"{repo}:{tag}@{digest}" if tag else f"{repo}@{digest}"
-    return f"{repo}:{tag or 'latest'}"
 
 
 def resolve_entitlements(config: TeamsConfig, team_names: Iterable[str]) -> Entitlements:

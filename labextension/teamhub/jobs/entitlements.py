@@ -18,9 +18,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
+from teamhub.images import image_allowed as allowed_by
 from teamhub.jobs.errors import (
     ImageNotAllowedError,
     JobSpecError,
@@ -36,24 +36,6 @@ if TYPE_CHECKING:
 ENTITLEMENTS_ANNOTATION = "teamhub.io/entitlements"
 #: Quota keys of the teams config: ``cpu``, ``memory`` (requests), ``gpus``, ``pods``.
 QUOTA_KEYS = ("cpu", "memory", "gpus", "pods")
-
-
-def qualified_image(image: str) -> str:
-    """``python`` -> ``docker.io/library/python:latest``, as a container runtime reads it
-    (same rule as the hub's ``qualified_image``)."""
-    name, at, digest = image.partition("@")
-    slash, colon = name.rfind("/"), name.rfind(":")
-    repo, tag = (name[:colon], name[colon + 1 :]) if colon > slash else (name, "")
-    first, _, rest = repo.partition("/")
-    if not rest:
-        repo = f"docker.io/library/{repo}"
-    elif "." not in first and ":" not in first and first != "localhost":
-        repo = f"docker.io/{repo}"
-    elif first == "docker.io" and "/" not in rest:
-        repo = f"docker.io/library/{rest}"
-    if at:
-        return f"{repo}:{tag}@{digest}" if tag else f"{repo}@{digest}"
-    return f"{repo}:{tag or 'latest'}"
 
 
 @dataclass(frozen=True)
@@ -76,12 +58,7 @@ class Entitlements:
     def image_allowed(self, image: str) -> bool:
         """Whether the user may run ``image``: a pattern matches it as written or fully
         qualified (``python`` is ``docker.io/library/python:latest``)."""
-        if self.images is None:
-            return True
-        if not image or any(c.isspace() for c in image):
-            return False
-        candidates = {image, qualified_image(image)}
-        return any(fnmatchcase(c, p) for c in candidates for p in self.images)
+        return allowed_by(image, self.images)
 
     def quota_limit(self, key: str) -> Decimal | None:
         """The quota of ``key`` (one of :data:`QUOTA_KEYS`) as a number; None if unlimited."""
