@@ -16,6 +16,7 @@ the one formula the scheduler, the kubelet and the quota evaluator all depend on
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import ROUND_UP, Context, Decimal, InvalidOperation, localcontext
 from typing import Any
@@ -95,7 +96,13 @@ def _parse(s: str | int | float | Decimal) -> tuple[Decimal, str]:
         raise ValueError(ERR_FORMAT_WRONG)
     if isinstance(s, float):
         s = repr(s)
-    text = str(s).strip()  # the API trims JSON strings before parsing
+    return _parse_text(str(s).strip())  # the API trims JSON strings before parsing
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> tuple[Decimal, str]:
+    # Cached: the scheduler, quota and kubelet parse the same few strings ("500m", "1Gi")
+    # on every pass over every pod; Decimal results are immutable. Errors are not cached.
     if not text:
         raise ValueError(ERR_FORMAT_WRONG)
     number, suffix = _scan(text)
