@@ -7,13 +7,12 @@ retried whenever capacity may have changed (a pod finished or went away, a node 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Hashable
 
 from kubesim import errors
 from kubesim.controllers import Controller
 from kubesim.scheduling import SchedulingFailure, schedule
-from kubesim.store import Event, now_rfc3339
+from kubesim.store import Event, deep_copy, now_rfc3339
 
 
 class Scheduler(Controller):
@@ -67,7 +66,7 @@ class Scheduler(Controller):
         self.bind(pod, result)
 
     def bind(self, pod: dict, node: str) -> None:
-        new = copy.deepcopy(pod)
+        new = deep_copy(pod)
         new["spec"]["nodeName"] = node
         conds = [
             c
@@ -100,7 +99,7 @@ class Scheduler(Controller):
         )
 
     def _set_unschedulable(self, pod: dict, message: str, reason: str) -> None:
-        new = copy.deepcopy(pod)
+        new = deep_copy(pod)
         cond = {
             "type": "PodScheduled",
             "status": "False",

@@ -10,7 +10,6 @@ produced here the way the real kubelet produces it.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from kubesim import errors
 from kubesim.kubelet.logs import LogWriter
-from kubesim.store import Event, now_rfc3339
+from kubesim.store import Event, deep_copy, now_rfc3339
 
 if TYPE_CHECKING:
     from kubesim.sim import KubeSim
@@ -112,7 +111,7 @@ class Kubelet:
         pod = self._pod(run)
         if pod is None:
             return None
-        new = copy.deepcopy(pod)
+        new = deep_copy(pod)
         st = new.setdefault("status", {})
         if phase:
             st["phase"] = phase
