@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Locator, expect
 from teamhub_hub.demo import LocalStack
 
 from tests.e2e.conftest import login
@@ -222,6 +222,60 @@ def test_the_team_panel_shows_erins_team(lab: Lab) -> None:
     )
     lab.screenshot(IMAGES / "team-panel.png")
     lab.show_panel("teamhub-jobs-sidebar")
+
+
+#: The relative luminance (WCAG) of the colour an element shows: its own, or the first
+#: ancestor's with one for a transparent background.
+LUMINANCE = r"""
+(el, prop) => {
+  let node = el, value = getComputedStyle(node)[prop];
+  while (prop === 'backgroundColor' && node && /rgba\(.*, 0\)$|transparent/.test(value)) {
+    node = node.parentElement;
+    value = node ? getComputedStyle(node)[prop] : 'rgb(255, 255, 255)';
+  }
+  const [r, g, b] = value.match(/[\d.]+/g).slice(0, 3).map(Number).map(c => {
+    c /= 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+"""
+
+
+def contrast(text: Locator, background: Locator) -> float:
+    """The WCAG contrast ratio of ``text``'s colour on ``background``'s."""
+    fg = text.evaluate(LUMINANCE, "color")
+    bg = background.evaluate(LUMINANCE, "backgroundColor")
+    hi, lo = max(fg, bg), min(fg, bg)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def choose_theme(lab: Lab, theme: str) -> None:
+    lab.page.locator(".lm-MenuBar-itemLabel").get_by_text("Settings", exact=True).click()
+    lab.page.locator(".lm-Menu-itemLabel").get_by_text("Theme", exact=True).click()
+    lab.page.locator(".lm-Menu-itemLabel").get_by_text(theme, exact=True).click()
+    light = "true" if "Light" in theme else "false"
+    expect(lab.page.locator("body")).to_have_attribute("data-jp-theme-light", light, timeout=SLOW)
+
+
+def test_the_panels_follow_the_dark_theme(lab: Lab) -> None:
+    """Theme-aware: under JupyterLab Dark the Jobs panel and the job view take the theme's
+    dark background, and job names, badges and log lines keep readable contrast."""
+    choose_theme(lab, "JupyterLab Dark")
+    try:
+        panel = lab.show_panel("teamhub-jobs-sidebar")
+        name = lab.row("two-ranks").locator(".teamhub-JobsSidebar-name")
+        assert panel.evaluate(LUMINANCE, "backgroundColor") < 0.1
+        assert contrast(name, panel) >= 4.5
+        badge = lab.badge("two-ranks")
+        assert contrast(badge, badge) >= 3
+        name.click()
+        line = lab.log_lines("two-ranks").first
+        expect(line).to_be_visible(timeout=SLOW)
+        assert contrast(line, lab.detail("two-ranks").locator(".teamhub-LogView")) >= 4.5
+        lab.screenshot(IMAGES / "job-logs-dark.png")
+    finally:
+        choose_theme(lab, "JupyterLab Light")
 
 
 def test_the_page_met_no_error_and_kept_jupyterlabs_request_defaults(lab: Lab) -> None:
