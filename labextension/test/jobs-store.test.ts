@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { TeamhubClient } from '../src/api/client';
 import type { Job } from '../src/api/types';
-import { formatAge, jobPhase, replicaCount, replicaSummary, statusLine } from '../src/stores/format';
+import { formatAge, formatTimestamp, jobPhase, replicaCount, replicaSummary, statusLine } from '../src/stores/format';
 import { JobsStore, filterJobs } from '../src/stores/jobs';
 import { fakeServer, job, json, status } from './helpers';
 
@@ -134,6 +134,9 @@ describe('filterJobs and formatting', () => {
     const now = Date.parse('2025-01-01T12:00:00Z');
     expect(formatAge('2025-01-01T11:59:15Z', now)).toBe('45s');
     expect(formatAge('2025-01-01T11:00:00Z', now)).toBe('1h');
+    const local = new Date(2025, 0, 2, 3, 4, 5); // a local time, whatever the test's zone
+    expect(formatTimestamp(local.toISOString())).toBe('2025-01-02 03:04:05');
+    expect(formatTimestamp('not a time')).toBe('?');
     expect(formatAge('2025-01-01T11:00:30Z', now)).toBe('59m');
     expect(formatAge('2024-12-30T12:00:00Z', now)).toBe('2d');
     expect(formatAge('not a time', now)).toBe('?');

@@ -35,6 +35,21 @@ export function formatAge(created: string, now: number = Date.now()): string {
   return `${Math.floor(h / 24)}d`;
 }
 
+/**
+ * `created` (an RFC 3339 time) as a local date and time, `2026-11-28 09:36:30`, for views
+ * that are not re-rendered as time passes (a relative age would go stale there); `?` if
+ * unreadable.
+ */
+export function formatTimestamp(created: string): string {
+  const t = new Date(Date.parse(created));
+  if (Number.isNaN(t.getTime())) {
+    return '?';
+  }
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  const day = `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}`;
+  return `${day} ${pad(t.getHours())}:${pad(t.getMinutes())}:${pad(t.getSeconds())}`;
+}
+
 /** `ready/total` of the job's pods (`–` when the server did not say). */
 export function replicaCount(job: Job): string {
   const s = job.status;

@@ -15,7 +15,7 @@ import { LogModel } from '../logs/model';
 import { LogStream } from '../logs/stream';
 import { LogView } from '../logs/view';
 import { activeWarnings, timelineEvents } from '../stores/events';
-import { formatAge, isFinished, replicaSummary, statusLine } from '../stores/format';
+import { formatTimestamp, isFinished, replicaSummary, statusLine } from '../stores/format';
 import { Poller } from '../stores/poller';
 import type { PollerOptions } from '../stores/poller';
 import { statusBadge } from './badge';
@@ -293,7 +293,7 @@ export class JobDetail extends Panel {
       h(
         'div',
         { class: 'teamhub-JobDetail-meta' },
-        `${job.backend} (${job.kind}) · ${replicaSummary(job)} · created ${formatAge(job.created)} ago`
+        `${job.backend} (${job.kind}) · ${replicaSummary(job)} · created ${formatTimestamp(job.created)}`
       ),
       pending ? h('div', { class: 'teamhub-JobDetail-pending', role: 'status' }, statusLine(job)) : null,
       this.loadError ? h('div', { class: 'teamhub-JobDetail-error', role: 'alert' }, `Could not refresh: ${this.loadError}`) : null,
