@@ -36,7 +36,8 @@ from typing import Any
 
 import aiohttp
 from kubernetes_asyncio.client.rest import ApiException
-from kubespawner.clients import shared_client
+
+from teamhub_spawner.apiclients import shared
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +111,14 @@ def _call(kind: str, verb: str) -> tuple[Callable[..., Awaitable[Any]], bool]:
     api_name, suffix, namespaced = KINDS[kind]
     if kind in CUSTOM and verb == "read":
         verb = "get"  # CustomObjectsApi's name for it
-    return getattr(shared_client(api_name), f"{verb}_{suffix}"), namespaced
+    return getattr(shared(api_name), f"{verb}_{suffix}"), namespaced
 
 
 def to_dict(obj: Any) -> dict:
     """A kubernetes_asyncio model as the API's JSON (camelCase)."""
     if isinstance(obj, dict):
         return obj
-    return shared_client("CoreV1Api").api_client.sanitize_for_serialization(obj)
+    return shared("CoreV1Api").api_client.sanitize_for_serialization(obj)
 
 
 def contains(actual: Any, desired: Any) -> bool:

@@ -5,18 +5,22 @@ a spawner uses."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyterhub.objects import Server
+from jupyterhub.objects import Hub, Server
 from kubernetes import client, config
 from kubernetes_asyncio.config import kube_config
 from kubespawner.clients import load_config
+from teamhub_spawner.spawner import TeamSpawner
+from traitlets.config import Config
 
 from kubesim.sim import KubeSim
+from tests.hub.teams_fixtures import BASE
 
 HUB_NS = "hub"
 
@@ -66,3 +70,39 @@ class FakeUser:
 
     async def get_auth_state(self) -> dict:
         return self.auth_state
+
+
+def teams_config() -> dict:
+    """The teams config of the TeamSpawner tests: vision with a credential, images and a
+    ClusterQueue."""
+    cfg = copy.deepcopy(BASE)
+    cfg["teams"]["vision"]["credentials"] = [
+        {
+            "name": "s3",
+            "secretName": "vision-s3",
+            "keys": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+            "env": {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID"},
+        }
+    ]
+    cfg["teams"]["vision"]["images"] = ["quay.io/jupyter/*"]
+    cfg["teams"]["vision"]["clusterQueue"] = "teamhub-team-vision"
+    return cfg
+
+
+def make_spawner(
+    user: FakeUser, teams: dict | None = None, *, traits: dict | None = None, **options: Any
+) -> TeamSpawner:
+    """A TeamSpawner for ``user`` (``options``: their user_options; ``traits``: more
+    TeamSpawner settings)."""
+    c = Config()
+    c.TeamRegistry.teams = teams or teams_config()
+    c.TeamSpawner.hub_namespace = HUB_NS
+    c.TeamSpawner.image = "quay.io/jupyter/minimal-notebook:2025-01-01"
+    c.TeamSpawner.cmd = ["jupyterhub-singleuser"]
+    c.TeamSpawner.start_timeout = 20
+    for name, value in (traits or {}).items():
+        setattr(c.TeamSpawner, name, value)
+    sp = TeamSpawner(hub=Hub(), user=user, config=c)
+    sp.api_token = f"hub-token-for-{user.name}"
+    sp.user_options = options
+    return sp

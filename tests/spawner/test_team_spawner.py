@@ -9,22 +9,23 @@ The full stack (real hub, proxy, OIDC login, process kubelet) is in tests/e2e.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyterhub.objects import Hub
 from kubernetes import client
-from teamhub_spawner.spawner import TeamSpawner
 from tornado import web
-from traitlets.config import Config
 
 from kubesim.sim import KubeSim
-from tests.hub.teams_fixtures import BASE
-from tests.spawner.spawner_support import HUB_NS, FakeUser, core_api, spawner_kubesim
+from tests.spawner.spawner_support import (
+    FakeUser,
+    core_api,
+    make_spawner,
+    spawner_kubesim,
+    teams_config,
+)
 
 # KubeSpawner's reflectors are shared per class and live on the loop that started them:
 # one loop for the module, as in the hub.
@@ -41,34 +42,6 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
 @pytest.fixture
 def core(sim: KubeSim) -> client.CoreV1Api:
     return core_api(sim)
-
-
-def teams_config() -> dict:
-    cfg = copy.deepcopy(BASE)
-    cfg["teams"]["vision"]["credentials"] = [
-        {
-            "name": "s3",
-            "secretName": "vision-s3",
-            "keys": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
-            "env": {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID"},
-        }
-    ]
-    cfg["teams"]["vision"]["images"] = ["quay.io/jupyter/*"]
-    cfg["teams"]["vision"]["clusterQueue"] = "teamhub-team-vision"
-    return cfg
-
-
-def make_spawner(user: FakeUser, teams: dict | None = None, **options: Any) -> TeamSpawner:
-    c = Config()
-    c.TeamRegistry.teams = teams or teams_config()
-    c.TeamSpawner.hub_namespace = HUB_NS
-    c.TeamSpawner.image = "quay.io/jupyter/minimal-notebook:2025-01-01"
-    c.TeamSpawner.cmd = ["jupyterhub-singleuser"]
-    c.TeamSpawner.start_timeout = 20
-    sp = TeamSpawner(hub=Hub(), user=user, config=c)
-    sp.api_token = f"hub-token-for-{user.name}"
-    sp.user_options = options
-    return sp
 
 
 def names(items: Any) -> set[str]:
