@@ -82,6 +82,19 @@ def test_member_of_one_team(config):
     }
 
 
+def test_each_combination_of_teams_is_resolved_once_per_config(config):
+    vision = config.entitlements(["vision"])
+    assert config.entitlements(["cv-research", "staff"]) is vision  # same team, other groups
+    assert config.entitlements(["vision", "nlp"]) is not vision
+    assert config.entitlements(["vision", "nlp"]) == resolve_entitlements(config, ["vision", "nlp"])
+    again = load_teams_config(base())  # an equal config resolves on its own...
+    assert again.entitlements(["vision"]) is not vision
+    assert again.entitlements(["vision"]) == vision
+    assert again == config  # ...and remembering resolutions does not make configs unequal
+    other = load_teams_config(changed((("teams", "vision", "profiles"), ["cpu"])))
+    assert other.entitlements(["vision"]).profiles == ("cpu",)
+
+
 def test_member_of_several_teams_gets_the_union(config):
     e = config.entitlements(["nlp", "cv-research"])
     assert e.teams == ("nlp", "vision")
