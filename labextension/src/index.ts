@@ -23,8 +23,8 @@ import { jobsIcon, teamIcon } from './icons';
 import { JobsStore } from './stores/jobs';
 import { JobDetail } from './widgets/detail';
 import { JobsSidebar } from './widgets/sidebar';
-import { cellValues, defaultValues } from './widgets/submit';
-import type { SubmitValues } from './widgets/submit';
+import { cellValues, defaultValues } from './widgets/submitvalues';
+import type { SubmitValues } from './widgets/submitvalues';
 import { submitFlow } from './widgets/submitflow';
 import { TeamPanel } from './widgets/team';
 

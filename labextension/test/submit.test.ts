@@ -2,8 +2,9 @@ import { Widget } from '@lumino/widgets';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { TeamhubClient } from '../src/api/client';
-import { SubmitForm, buildSpec, cellValues, defaultValues, imageChoices, problemsByField, queueChoices } from '../src/widgets/submit';
-import type { SubmitValues } from '../src/widgets/submit';
+import { SubmitForm } from '../src/widgets/submit';
+import { buildSpec, cellValues, defaultValues, imageChoices, problemsByField, queueChoices } from '../src/widgets/submitvalues';
+import type { SubmitValues } from '../src/widgets/submitvalues';
 import { submitFlow } from '../src/widgets/submitflow';
 import { fakeServer, job, json } from './helpers';
 import { caps, env, kueueEnv } from './widget-fixtures';

@@ -7,8 +7,9 @@
 import { ApiError } from '../api/client';
 import type { TeamhubClient } from '../api/client';
 import type { Capabilities, Environment, Job } from '../api/types';
-import { SubmitForm, buildSpec, problemsByField } from './submit';
-import type { Problems, SubmitValues } from './submit';
+import { SubmitForm } from './submit';
+import { buildSpec, problemsByField } from './submitvalues';
+import type { Problems, SubmitValues } from './submitvalues';
 
 /** Shows `form` modally; resolves the values on Submit, null on Cancel. */
 export type ShowForm = (form: SubmitForm) => Promise<SubmitValues | null>;
