@@ -109,10 +109,15 @@ class Api:
         warnings: list[str] | None = None,
         field_validation: str = "",
         user_info: UserInfo | None = None,
+        take: bool = False,
+        share: bool = False,
     ) -> Obj:
+        """Admit and store a new object. ``take=True``: the caller hands ``body`` over
+        (a freshly decoded request body), so it is admitted and stored without a copy;
+        ``share=True``: the caller only reads the result (see ``Store.create``)."""
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
-        obj = deep_copy(body)
+        obj = body if take else deep_copy(body)
         meta = object_meta(obj)
         if rt.namespaced:
             body_ns = meta.get("namespace")
@@ -142,7 +147,7 @@ class Api:
             warnings.extend(req.warnings)
         if dry_run:
             return obj
-        created = self.store.create(rt, namespace, obj, take=True)  # obj is our copy
+        created = self.store.create(rt, namespace, obj, take=True, share=share)
         for hook in self.after_write:
             hook(req, created)
         return created

@@ -56,7 +56,7 @@ class Recorder:
             if current is not None:
                 updated = {**current, "count": current.get("count", 1) + 1, "lastTimestamp": now}
                 updated["metadata"] = {**current["metadata"]}
-                self.api.store.replace(self._rt, updated, check_rv=False)
+                self.api.store.replace(self._rt, updated, check_rv=False, share=True)
                 return
         ev = {
             "metadata": {"name": self._name(meta["name"]), "namespace": ns},
@@ -72,7 +72,7 @@ class Recorder:
             "reportingInstance": host,  # as client-go's recorder: the source host, or ""
         }
         try:
-            created = self.api.create(self._rt, ns, ev)
+            created = self.api.create(self._rt, ns, ev, take=True, share=True)
         except errors.ApiError:
             return  # namespace gone; the real recorder drops such events too
         self._seen[key] = (ns, created["metadata"]["name"])

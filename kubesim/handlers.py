@@ -134,6 +134,8 @@ async def create(
         dry_run=_dry_run(request),
         warnings=warnings,
         field_validation=request.query.get("fieldValidation", ""),
+        take=True,  # the decoded body is ours, and the result is only serialised
+        share=True,
     )
     return json_response(obj, 201, _warning_headers(warnings))
 

@@ -8,6 +8,7 @@ the ``field.Error`` constructors every validator here builds its causes with.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -196,6 +197,15 @@ def is_path_segment_name(value: str, prefix: bool = False) -> list[str]:
 
 
 def is_qualified_name(value: str) -> list[str]:
+    if type(value) is not str:  # not a string (a malformed object): as it fails, uncached
+        return list(_qualified_name_errors.__wrapped__(value))
+    return list(_qualified_name_errors(value))
+
+
+# Label keys and values, annotation keys and finalizers recur in nearly every object written
+# (``app.kubernetes.io/name``, ``teamhub``...): each distinct one is checked once.
+@functools.lru_cache(maxsize=8192)
+def _qualified_name_errors(value: str) -> tuple[str, ...]:
     errs: list[str] = []
     parts = value.split("/")
     if len(parts) == 1:
@@ -207,11 +217,11 @@ def is_qualified_name(value: str) -> list[str]:
         else:
             errs += ["prefix part " + m for m in is_dns1123_subdomain(prefix)]
     else:
-        return [
+        return (
             "a qualified name "
             + regex_error(_QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+        )
     if not name:
         errs.append("name part " + EMPTY_ERROR)
     elif len(name) > 63:
@@ -221,14 +231,21 @@ def is_qualified_name(value: str) -> list[str]:
             "name part "
             + regex_error(_QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
         )
-    return errs
+    return tuple(errs)
 
 
 def is_label_value(value: str) -> list[str]:
+    if type(value) is not str:
+        return list(_label_value_errors.__wrapped__(value))
+    return list(_label_value_errors(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _label_value_errors(value: str) -> tuple[str, ...]:
     errs = [max_len_error(63)] if len(value) > 63 else []
     if not _RE_LABEL_VALUE.match(value):
         errs.append(regex_error(_LABEL_VALUE_MSG, LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
+    return tuple(errs)
 
 
 def is_config_key(value: str) -> list[str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -77,6 +78,21 @@ class SchedulingFailure:
 
     def __str__(self) -> str:
         return self.message
+
+
+#: A pod's (effective requests, requests as scoring counts them): see ``requests_of``.
+Requests = Callable[[dict[str, Any]], tuple[dict[str, Decimal], dict[str, Decimal]]]
+
+
+def requests_of(pod: dict[str, Any]) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """What a pod on a node takes: its effective requests (NodeResourcesFit's filter) and
+    its requests with unset cpu/memory counted as the scoring defaults (LeastAllocated).
+
+    The scheduler controller passes a cached version of this for stored pods, whose
+    content their resourceVersion identifies (the real scheduler keeps them in NodeInfo).
+    Callers must not change the dicts returned.
+    """
+    return effective_requests(pod), pod_resources(pod, "requests", _NON_ZERO_DEFAULTS)
 
 
 def pod_requests(pod: dict[str, Any]) -> dict[str, Decimal]:
@@ -165,12 +181,14 @@ def _is_scalar(name: str) -> bool:
     return "/" in name or name.startswith(("hugepages-", "attachable-volumes-"))
 
 
-def _fit(pod: dict, node: dict, others: list[dict]) -> tuple[list[str], bool]:
+def _fit(
+    pod: dict, node: dict, others: list[dict], requests: Requests = requests_of
+) -> tuple[list[str], bool]:
     """NodeResourcesFit: insufficient resources, and whether even an empty node is too small."""
     alloc = resource_list((node.get("status") or {}).get("allocatable"))
     used: dict[str, Decimal] = {}
     for p in others:
-        add_resources(used, effective_requests(p))
+        add_resources(used, requests(p)[0])
     want = effective_requests(pod)
     reasons, unresolvable = [], False
     if len(others) + 1 > value(alloc.get("pods", Decimal(0))):
@@ -187,7 +205,10 @@ def _fit(pod: dict, node: dict, others: list[dict]) -> tuple[list[str], bool]:
 
 
 def filter_node(
-    pod: dict[str, Any], node: dict[str, Any], pods_on_node: list[dict[str, Any]]
+    pod: dict[str, Any],
+    node: dict[str, Any],
+    pods_on_node: list[dict[str, Any]],
+    requests: Requests = requests_of,
 ) -> tuple[list[str], bool]:
     """Reasons this node cannot take the pod (empty: it can), and if preemption cannot help."""
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
@@ -201,13 +222,14 @@ def filter_node(
             return [REASON_TAINT], True
     if not _matches_node_affinity(pod, node):
         return [REASON_NODE_AFFINITY], True
-    return _fit(pod, node, _active(pods_on_node, pod))
+    return _fit(pod, node, _active(pods_on_node, pod), requests)
 
 
 def _active(pods: list[dict[str, Any]], pod: dict[str, Any]) -> list[dict[str, Any]]:
     """Pods holding node resources: not terminal, and not the pod being scheduled."""
     live = [p for p in pods if (p.get("status") or {}).get("phase") not in TERMINAL_PHASES]
-    return [p for p in live if _key(p) != _key(pod)]
+    own = _key(pod)
+    return [p for p in live if _key(p) != own]
 
 
 def _key(pod: dict[str, Any]) -> tuple[str, str]:
@@ -218,12 +240,14 @@ def _key(pod: dict[str, Any]) -> tuple[str, str]:
 # ---------------------------------------------------------------- scoring and preemption
 
 
-def _least_allocated(pod: dict, node: dict, others: list[dict]) -> int:
+def _least_allocated(
+    pod: dict, node: dict, others: list[dict], requests: Requests = requests_of
+) -> int:
     """NodeResourcesFit LeastAllocated score over cpu and memory (weights 1, max 100)."""
     alloc = resource_list((node.get("status") or {}).get("allocatable"))
     requested = pod_resources(pod, "requests", _NON_ZERO_DEFAULTS)
     for p in others:
-        add_resources(requested, pod_resources(p, "requests", _NON_ZERO_DEFAULTS))
+        add_resources(requested, requests(p)[1])
     total = 0
     for name, scale in (("cpu", milli_value), ("memory", value)):
         cap, req = scale(alloc.get(name, Decimal(0))), scale(requested.get(name, Decimal(0)))
@@ -237,12 +261,16 @@ def _histogram(reasons: dict[str, list[str]]) -> str:
 
 
 def schedule(
-    pod: dict[str, Any], nodes: list[dict[str, Any]], pods_on_node: dict[str, list[dict[str, Any]]]
+    pod: dict[str, Any],
+    nodes: list[dict[str, Any]],
+    pods_on_node: dict[str, list[dict[str, Any]]],
+    requests: Requests = requests_of,
 ) -> str | SchedulingFailure:
     """The node the default scheduler would bind ``pod`` to, or why it cannot.
 
-    ``pods_on_node`` maps node name to the pods bound there. Among feasible nodes the
-    least allocated wins; ties go to the first name (the real scheduler picks at random).
+    ``pods_on_node`` maps node name to the pods bound there; ``requests`` gives what each
+    of them takes (``requests_of``, or a cache of it). Among feasible nodes the least
+    allocated wins; ties go to the first name (the real scheduler picks at random).
     """
     spec = pod.get("spec") or {}
     if spec.get("nodeName"):
@@ -257,13 +285,14 @@ def schedule(
     for node in nodes:
         name = node["metadata"]["name"]
         on_node = pods_on_node.get(name, [])
-        reasons, hopeless = filter_node(pod, node, on_node)
+        reasons, hopeless = filter_node(pod, node, on_node, requests)
         if reasons:
             failures[name] = reasons
             if hopeless:
                 unresolvable.add(name)
         else:
-            feasible.append((-_least_allocated(pod, node, _active(on_node, pod)), name))
+            score = _least_allocated(pod, node, _active(on_node, pod), requests)
+            feasible.append((-score, name))
     if feasible:
         return min(feasible)[1]
     n = len(nodes)

@@ -19,6 +19,7 @@ from kubesim import discovery, errors, tables
 from kubesim.rbac import Attributes, UserInfo, forbidden_error
 from kubesim.resources import ResourceType
 from kubesim.selectors import parse_field_selector, parse_label_selector, supported_fields
+from kubesim.store import to_json
 
 if TYPE_CHECKING:
     from kubesim.auth import User
@@ -52,7 +53,7 @@ class Route:
 
 
 def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+    return to_json(obj)
 
 
 def json_response(
@@ -263,6 +264,19 @@ class Server:
         )
         if not query.get("labelSelector") and fs is None:
             return None
+        if not ls.nothing and all(r.op in ("=", "==", "in") for r in ls.requirements):
+            # The usual selector (``a=b,c=d``): one look-up per term, for every object of
+            # a list. A missing label gives None, which no value of a term equals.
+            terms = tuple((r.key, r.values) for r in ls.requirements)
+
+            def match_values(obj: dict) -> bool:
+                labels = obj["metadata"].get("labels") or {}
+                for key, values in terms:
+                    if labels.get(key) not in values:
+                        return False
+                return fs is None or fs.matches(obj)
+
+            return match_values
 
         def match(obj: dict) -> bool:
             if not ls.matches(obj["metadata"].get("labels") or {}):

@@ -27,6 +27,7 @@ from kubesim import bootstrap, errors, quota, rbac
 from kubesim.admission import Admission
 from kubesim.api import Api, Request
 from kubesim.auth import Authenticator, User
+from kubesim.controllers import interested
 from kubesim.controllers.gc import GarbageCollector
 from kubesim.controllers.jobs import JobController
 from kubesim.controllers.namespaces import NamespaceController
@@ -110,6 +111,8 @@ class KubeSim:
 
             kueue_crds.install(self)
         self.kubelet = Kubelet(self, self._make_runtime(), self.data_dir / "logs")
+        #: Per resource type, the controllers its events go to (see ``interested``).
+        self._interested: tuple[int, dict[tuple[str, str], tuple]] = (-1, {})
         self.store.listeners.append(self._on_event)
 
     def _make_runtime(self) -> Any:
@@ -290,7 +293,13 @@ class KubeSim:
                 self.rbac.remove(ev.obj)
             else:
                 self.rbac.upsert(ev.obj)
-        for c in self.controllers:
+        n, by_type = self._interested
+        if n != len(self.controllers):  # controllers added since: look again
+            self._interested = n, by_type = len(self.controllers), {}
+        cs = by_type.get(ev.rt.key)
+        if cs is None:
+            cs = by_type[ev.rt.key] = interested(self.controllers, ev.rt.key)
+        for c in cs:
             c.on_event(ev)
         self.kubelet.on_event(ev)
 

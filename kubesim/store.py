@@ -62,6 +62,19 @@ def deep_copy(obj: Any) -> Any:
 _dumps, _loads = pickle.dumps, pickle.loads
 
 
+def to_json(obj: Any) -> bytes:
+    """Compact JSON, as the API server writes responses and watch events.
+
+    The same text as ``json.dumps(obj, separators=(",", ":"))``, from one encoder made
+    once (``json.dumps`` with options builds a new one per call) that skips the check
+    for reference cycles: API objects are trees, decoded from JSON or built as such.
+    """
+    return _encode(obj).encode()
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
 def _suffix(n: int = 5) -> str:
     # The apiserver's generateName alphabet: consonants and digits, no vowels.
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
@@ -80,10 +93,7 @@ class Event:
     def wire(self) -> bytes:
         """The event as one line of a watch stream; serialised once for all watchers."""
         if self._wire is None:
-            self._wire = (
-                json.dumps({"type": self.type, "object": self.obj}, separators=(",", ":")).encode()
-                + b"\n"
-            )
+            self._wire = to_json({"type": self.type, "object": self.obj}) + b"\n"
         return self._wire
 
 
@@ -188,10 +198,14 @@ class Store:
                 return candidate
         raise errors.ApiError(500, "AlreadyExists", "could not generate a unique name")
 
-    def create(self, rt: ResourceType, namespace: str, obj: Obj, *, take: bool = False) -> Obj:
+    def create(
+        self, rt: ResourceType, namespace: str, obj: Obj, *, take: bool = False, share: bool = False
+    ) -> Obj:
         """Store a new object; returns a copy of what was stored. ``take=True``: the
         caller hands ``obj`` over (never reads or changes it again), so it is stored
-        as it is instead of being copied first."""
+        as it is instead of being copied first. ``share=True``: the caller only reads
+        the result (serialises it, looks at its name), so it gets the stored object
+        itself rather than a copy."""
         if not take:
             obj = deep_copy(obj)
         meta = obj.setdefault("metadata", {})
@@ -229,7 +243,7 @@ class Store:
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         self._put(rt, key, obj)
         self._emit("ADDED", rt, obj)
-        return deep_copy(obj)
+        return obj if share else deep_copy(obj)
 
     def replace(
         self,
@@ -239,6 +253,7 @@ class Store:
         check_rv: bool = True,
         bump_generation: bool = True,
         take: bool = False,
+        share: bool = False,
     ) -> Obj:
         """Store a new version of an existing object (the caller merged it).
 
@@ -246,8 +261,8 @@ class Store:
         differs from the stored one is a 409 Conflict. Removing the last finalizer of an
         object that is being deleted removes the object, as the real registry does.
         ``bump_generation=False`` for spec writes that bypass the update strategy (a pod's
-        binding to its node), which leave ``metadata.generation`` alone. ``take`` as for
-        ``create``.
+        binding to its node), which leave ``metadata.generation`` alone. ``take`` and
+        ``share`` as for ``create``.
         """
         if not take:
             obj = deep_copy(obj)
@@ -281,8 +296,8 @@ class Store:
             meta["generation"] = old["metadata"].get("generation", 1) + 1
         else:
             meta["generation"] = old["metadata"].get("generation", 1)
-        if _same(old, obj):
-            return deep_copy(old)  # no-op writes don't bump resourceVersion
+        if _same(old, obj):  # no-op writes don't bump resourceVersion
+            return old if share else deep_copy(old)
         meta["resourceVersion"] = self._bump()
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         self._put(rt, key, obj)
@@ -295,7 +310,7 @@ class Store:
         ):
             return self._remove(rt, key)
         self._emit("MODIFIED", rt, obj, old)
-        return deep_copy(obj)
+        return obj if share else deep_copy(obj)
 
     def mark_deleting(
         self,
@@ -422,4 +437,4 @@ def _added_finalizers(old: Obj, new: Obj) -> bool:
     )
 
 
-__all__ = ["Event", "Obj", "Store", "Watcher", "now_rfc3339"]
+__all__ = ["Event", "Obj", "Store", "Watcher", "now_rfc3339", "to_json"]

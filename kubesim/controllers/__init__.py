@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("kubesim.controllers")
 
 
+def interested(controllers: list[Controller], key: tuple[str, str]) -> tuple[Controller, ...]:
+    """The controllers, in their order, that may act on an event of resource type ``key``:
+    those with an ``on_event`` of their own, and the others if they watch ``key`` (the
+    base ``on_event`` ignores every other type), so an event skips the rest."""
+    return tuple(
+        c
+        for c in controllers
+        if "on_event" in vars(c) or type(c).on_event is not Controller.on_event or key in c.watches
+    )
+
+
 class Controller:
     #: (group, plural) of the types whose events this controller wants.
     watches: tuple[tuple[str, str], ...] = ()

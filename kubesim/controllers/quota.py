@@ -39,4 +39,4 @@ class QuotaController(Controller):
             if q.get("status") != status:
                 new = deep_copy(q)
                 new["status"] = status
-                self.store.replace(rt, new, check_rv=False, take=True)
+                self.store.replace(rt, new, check_rv=False, take=True, share=True)

@@ -11,7 +11,7 @@ from collections.abc import Hashable
 
 from kubesim import errors
 from kubesim.controllers import Controller
-from kubesim.scheduling import SchedulingFailure, schedule
+from kubesim.scheduling import SchedulingFailure, requests_of, schedule
 from kubesim.store import Event, deep_copy, now_rfc3339
 
 
@@ -21,6 +21,10 @@ class Scheduler(Controller):
     def __init__(self, sim) -> None:  # type: ignore[no-untyped-def]
         super().__init__(sim)
         self.unschedulable: set[tuple[str, str]] = set()
+        #: Each bound pod's requests by uid, with the resourceVersion they were read at: a
+        #: stored object's content is fixed by its resourceVersion, so a pass re-reads only
+        #: pods that changed (the real scheduler keeps them in its NodeInfo cache).
+        self._requests: dict[str, tuple[str, tuple]] = {}
 
     def on_event(self, ev: Event) -> None:
         if ev.rt.key == ("", "nodes"):
@@ -32,6 +36,7 @@ class Scheduler(Controller):
         key = (m["namespace"], m["name"])
         if ev.type == "DELETED" or ev.obj.get("status", {}).get("phase") in ("Succeeded", "Failed"):
             self.unschedulable.discard(key)
+            self._requests.pop(m.get("uid", ""), None)
             if spec.get("nodeName"):
                 self._retry_unschedulable()  # capacity freed
             return
@@ -57,13 +62,25 @@ class Scheduler(Controller):
             node = p["spec"].get("nodeName")
             if node and p.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
                 on_node.setdefault(node, []).append(p)
-        result = schedule(pod, nodes, on_node)
+        result = schedule(pod, nodes, on_node, self._stored_requests)
         if isinstance(result, SchedulingFailure):
             self.unschedulable.add((ns, name))
             self._set_unschedulable(pod, result.message, result.reason)
             return
         self.unschedulable.discard((ns, name))
         self.bind(pod, result)
+
+    def _stored_requests(self, pod: dict) -> tuple:
+        """``requests_of`` a stored pod, computed once per resourceVersion."""
+        m = pod["metadata"]
+        uid, rv = m.get("uid", ""), m.get("resourceVersion", "")
+        hit = self._requests.get(uid)
+        if hit is not None and hit[0] == rv:
+            return hit[1]
+        found = requests_of(pod)
+        if uid and rv:
+            self._requests[uid] = (rv, found)
+        return found
 
     def bind(self, pod: dict, node: str) -> None:
         new = deep_copy(pod)
@@ -84,7 +101,9 @@ class Scheduler(Controller):
         new.setdefault("status", {})["conditions"] = conds
         try:
             # Binding sets spec.nodeName without bumping the pod's generation.
-            stored = self.store.replace(self.api.rt("", "pods"), new, bump_generation=False)
+            stored = self.store.replace(
+                self.api.rt("", "pods"), new, bump_generation=False, take=True, share=True
+            )
         except errors.ApiError as e:
             if e.code in (404, 409):
                 return
@@ -114,5 +133,5 @@ class Scheduler(Controller):
             cond["lastTransitionTime"] = old.get("lastTransitionTime")
         new["status"]["conditions"] = [c for c in conds if c["type"] != "PodScheduled"] + [cond]
         if new != pod:
-            self.store.replace(self.api.rt("", "pods"), new, check_rv=False)
+            self.store.replace(self.api.rt("", "pods"), new, check_rv=False, take=True, share=True)
         self.sim.recorder.record(pod, "Warning", "FailedScheduling", message, "default-scheduler")

@@ -41,6 +41,13 @@ class VolumeController(Controller):
         #: its place), so numbering ADDED events orders claims as ``store.iter`` does.
         self._place: dict[tuple[str, str], int] = {}
         self._added = 0
+        #: PVs likewise: each one's place, those whose ``claimRef`` names a claim (by the
+        #: claim's (namespace, name)), and those Available to any claim, so that finding a
+        #: claim's volume looks at its candidates only, not at every PV.
+        self._pv_place: dict[str, int] = {}
+        self._pv_ref: dict[str, tuple] = {}
+        self._claimed: dict[tuple, dict[str, int]] = {}
+        self._available: dict[str, int] = {}
 
     def keys_for(self, ev: Event):  # type: ignore[override]
         m = ev.obj["metadata"]
@@ -51,6 +58,7 @@ class VolumeController(Controller):
                 yield from self._pending_claims(lambda wanted: not wanted)
             return
         if ev.rt.plural == "persistentvolumes":
+            self._index_pv(ev)
             yield ("pv", m["name"], ev.type == "DELETED")
             ref = ev.obj.get("spec", {}).get("claimRef") or {}
             if ref.get("name"):
@@ -110,6 +118,39 @@ class VolumeController(Controller):
             self._named[key] = wanted
             self._naming.setdefault(wanted, {})[key] = self._place.get(key, 0)
 
+    def _index_pv(self, ev: Event) -> None:
+        name = ev.obj["metadata"]["name"]
+        if ev.type == "ADDED":
+            self._added += 1
+            self._pv_place[name] = self._added
+        before = self._pv_ref.pop(name, None)
+        if before is not None:
+            claimed = self._claimed[before]
+            claimed.pop(name, None)
+            if not claimed:
+                del self._claimed[before]
+        self._available.pop(name, None)
+        if ev.type == "DELETED":
+            self._pv_place.pop(name, None)
+            return
+        place = self._pv_place.get(name, 0)
+        ref = ev.obj.get("spec", {}).get("claimRef") or {}
+        if ref.get("name"):
+            self._pv_ref[name] = key = (ref.get("namespace"), ref["name"])
+            self._claimed.setdefault(key, {})[name] = place
+        elif not ref and ev.obj.get("status", {}).get("phase") == "Available":
+            self._available[name] = place
+
+    def _candidates(self, names: dict[str, int] | None) -> list[dict]:
+        """The stored PVs of ``names`` in the store's order."""
+        pv_rt = self.api.rt("", "persistentvolumes")
+        found = []
+        for name in sorted(names or (), key=(names or {}).__getitem__):
+            pv = self.store.peek(pv_rt, "", name)
+            if pv is not None:
+                found.append(pv)
+        return found
+
     async def reconcile(self, key: Hashable) -> None:
         if key[0] == "pv":  # type: ignore[index]
             self._sync_pv(key[1])  # type: ignore[index]
@@ -151,7 +192,7 @@ class VolumeController(Controller):
 
     def _find_prebound(self, pvc: dict) -> dict | None:
         m = pvc["metadata"]
-        for pv in self.store.iter(self.api.rt("", "persistentvolumes")):
+        for pv in self._candidates(self._claimed.get((m["namespace"], m["name"]))):
             ref = pv.get("spec", {}).get("claimRef") or {}
             if (
                 ref.get("name") == m["name"]
@@ -164,7 +205,7 @@ class VolumeController(Controller):
 
     def _find_match(self, pvc: dict) -> dict | None:
         best = None
-        for pv in self.store.iter(self.api.rt("", "persistentvolumes")):
+        for pv in self._candidates(self._available):
             if (
                 pv.get("spec", {}).get("claimRef")
                 or pv.get("status", {}).get("phase") != "Available"
@@ -214,7 +255,7 @@ class VolumeController(Controller):
                 },
             },
         }
-        created = self.api.create(self.api.rt("", "persistentvolumes"), "", pv)
+        created = self.api.create(self.api.rt("", "persistentvolumes"), "", pv, share=True)
         self.sim.recorder.record(
             pvc,
             "Normal",
@@ -237,7 +278,7 @@ class VolumeController(Controller):
             "resourceVersion": m["resourceVersion"],
         }
         new_pv.setdefault("status", {})["phase"] = "Bound"
-        self.store.replace(pv_rt, new_pv, check_rv=False, take=True)
+        self.store.replace(pv_rt, new_pv, check_rv=False, take=True, share=True)
         self._set_pvc(pvc, "Bound", pv)
 
     def _set_pvc(self, pvc: dict, phase: str, pv: dict | None) -> None:
@@ -256,7 +297,7 @@ class VolumeController(Controller):
             new.setdefault("status", {})["phase"] = phase
         # ``new`` shares nothing with a stored object: the store may keep it as it is.
         self.store.replace(
-            self.api.rt("", "persistentvolumeclaims"), new, check_rv=False, take=True
+            self.api.rt("", "persistentvolumeclaims"), new, check_rv=False, take=True, share=True
         )
 
     # ------------------------------------------------------------------- PVs
@@ -299,4 +340,5 @@ class VolumeController(Controller):
     def _set_pv_phase(self, pv: dict, phase: str) -> None:
         new = deep_copy(pv)
         new.setdefault("status", {})["phase"] = phase
-        self.store.replace(self.api.rt("", "persistentvolumes"), new, check_rv=False, take=True)
+        pv_rt = self.api.rt("", "persistentvolumes")
+        self.store.replace(pv_rt, new, check_rv=False, take=True, share=True)

@@ -108,6 +108,7 @@ class Kubelet:
         return pod
 
     def _write_status(self, run: PodRun, phase: str | None = None, **extra: Any) -> dict | None:
+        """Write the pod's status as the kubelet sees it; returns the stored pod (read-only)."""
         pod = self._pod(run)
         if pod is None:
             return None
@@ -115,7 +116,7 @@ class Kubelet:
         st = new.setdefault("status", {})
         if phase:
             st["phase"] = phase
-        st.update(extra)
+        st.update(deep_copy(extra))
         statuses = []
         for c in pod["spec"]["containers"]:
             cr = run.containers.get(c["name"]) or ContainerRun(c["name"])
@@ -133,7 +134,8 @@ class Kubelet:
             if "waiting" not in cr.state:
                 s["containerID"] = f"kubesim://{run.uid}-{c['name']}-{cr.attempt}"
             statuses.append(s)
-        st["containerStatuses"] = statuses
+        # The states are the kubelet's own (it changes them in place): the store keeps copies.
+        st["containerStatuses"] = statuses = deep_copy(statuses)
         all_ready = bool(statuses) and all(s["ready"] for s in statuses)
         now = now_rfc3339()
         conds = {c["type"]: c for c in st.get("conditions", []) or []}
@@ -168,7 +170,10 @@ class Kubelet:
             c for t, c in conds.items() if t not in order
         ]
         try:
-            return self.sim.store.replace(self.sim.api.rt("", "pods"), new, check_rv=False)
+            # ``new`` shares nothing with the kubelet's state or a stored object.
+            return self.sim.store.replace(
+                self.sim.api.rt("", "pods"), new, check_rv=False, take=True, share=True
+            )
         except errors.ApiError:
             return None
 
