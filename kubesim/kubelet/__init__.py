@@ -112,8 +112,15 @@ class Kubelet:
         pod = self._pod(run)
         if pod is None:
             return None
-        new = deep_copy(pod)
-        st = new.setdefault("status", {})
+        # Only the status changes: the new version shares the spec and the metadata's maps
+        # with the stored pod (stored objects are never changed in place); the store sets
+        # top-level metadata fields, so the metadata itself is a copy.
+        new = {
+            **pod,
+            "metadata": dict(pod["metadata"]),
+            "status": deep_copy(pod.get("status") or {}),
+        }
+        st = new["status"]
         if phase:
             st["phase"] = phase
         st.update(deep_copy(extra))
@@ -170,7 +177,8 @@ class Kubelet:
             c for t, c in conds.items() if t not in order
         ]
         try:
-            # ``new`` shares nothing with the kubelet's state or a stored object.
+            # ``new`` shares nothing with the kubelet's state, and only unchanged parts
+            # with the stored pod.
             return self.sim.store.replace(
                 self.sim.api.rt("", "pods"), new, check_rv=False, take=True, share=True
             )
