@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import ipaddress
 import shutil
 import tempfile
@@ -45,6 +46,21 @@ from kubesim.store import Event, Store, now_rfc3339
 
 T = TypeVar("T")
 DEFAULT_NODES = ({"name": "kubesim-node-1"}, {"name": "kubesim-node-2"})
+
+
+def freeze_startup_objects() -> None:
+    """Move every object alive now out of the cyclic garbage collector's reach.
+
+    For a process that runs kubesim as its main work (``kubesim serve``, a benchmark), to
+    call once kubesim has started: the OpenAPI schemas and their compiled checks (some
+    150 000 objects, kept for the life of the process) would otherwise be walked by every
+    full collection, which the store's growth under a burst of writes keeps triggering.
+    Objects are still freed by reference counting; only reference cycles alive now that
+    become garbage later are never collected. Not done by ``KubeSim.start`` itself: it
+    changes the collector for the whole process (a test session, a demo hub).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class KubeSim:
