@@ -70,20 +70,26 @@ def cluster_objects(sim: KubeSim) -> None:
 
 
 def api_service(sim: KubeSim) -> None:
-    """``service/kubernetes`` and its Endpoints: kubesim's own address (plain HTTP, the
-    address pods' kubeconfigs use)."""
-    port = {"name": "https", "port": 443, "protocol": "TCP", "targetPort": sim.port}
+    """``service/kubernetes`` and its Endpoints: kubesim's own address. As on a real
+    cluster, they name the API server's https listener once it runs (what in-cluster
+    clients and kubectl use; pods of the process kubelet start it); before that, the
+    plain HTTP one. Called again when the https listener starts, to re-point them."""
+    port = sim.tls_port or sim.port
     labels = {"component": "apiserver", "provider": "kubernetes"}
-    _create(
+    _create_or_replace(
         sim,
         {
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": "kubernetes", "namespace": "default", "labels": labels},
-            "spec": {"clusterIP": API_CLUSTER_IP, "ports": [port], "type": "ClusterIP"},
+            "spec": {
+                "clusterIP": API_CLUSTER_IP,
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+                "type": "ClusterIP",
+            },
         },
     )
-    _create(
+    _create_or_replace(
         sim,
         {
             "apiVersion": "v1",
@@ -92,8 +98,23 @@ def api_service(sim: KubeSim) -> None:
             "subsets": [
                 {
                     "addresses": [{"ip": sim.host}],
-                    "ports": [{"name": "https", "port": sim.port, "protocol": "TCP"}],
+                    "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
                 }
             ],
         },
     )
+
+
+def _create_or_replace(sim: KubeSim, obj: dict[str, Any]) -> None:
+    rt = sim.registry.by_kind(obj["apiVersion"], obj["kind"])
+    assert rt is not None, obj["kind"]
+    m = obj["metadata"]
+    current = sim.store.peek(rt, m["namespace"], m["name"])
+    if current is None:
+        _create(sim, obj)
+        return
+    merged = {**current, **{k: v for k, v in obj.items() if k != "metadata"}}
+    merged["metadata"] = {**current["metadata"], "labels": m["labels"]}
+    if rt.kind == "Service":  # the API server's defaults stay (clusterIPs, ipFamilies...)
+        merged["spec"] = {**current["spec"], **obj["spec"]}
+    sim.store.replace(rt, merged, check_rv=False)

@@ -221,6 +221,7 @@ class KubeSim:
             site = web.TCPSite(self._runner, self.host, 0, ssl_context=server_context())
             await site.start()
             self.tls_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            bootstrap.api_service(self)  # service/kubernetes now names the https listener
 
     # -------------------------------------------------------- control API
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

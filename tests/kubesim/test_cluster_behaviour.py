@@ -4,6 +4,7 @@ scheduling, garbage collection, namespace deletion, volume binding, Pod Security
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 
@@ -424,3 +425,27 @@ def test_metadata_that_is_not_an_object_is_the_decoders_400(kubesim, core, metad
     null = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": None, "data": {"a": "b"}}
     status, st = _raw(kubesim, "POST", path, null)
     assert (status, st["reason"]) == (422, "Invalid"), st
+
+
+def test_api_service_names_the_https_listener_once_it_runs(kubesim, core):
+    """`service/kubernetes` is how in-cluster clients find the API server: its Endpoints
+    follow kubesim's https listener when that starts (what pods and kubectl use)."""
+
+    def endpoint_port() -> int:
+        ep = core.read_namespaced_endpoints("kubernetes", "default")
+        return ep.subsets[0].ports[0].port
+
+    assert endpoint_port() == kubesim.port  # only the plain listener so far
+    https = kubesim.tls_url
+    assert endpoint_port() == kubesim.tls_port != kubesim.port
+    svc = core.read_namespaced_service("kubernetes", "default")
+    assert svc.spec.ports[0].port == 443 and svc.spec.ports[0].target_port == kubesim.tls_port
+    assert svc.spec.cluster_ip  # the defaults the API server gave it stay
+    ep = core.read_namespaced_endpoints("kubernetes", "default")
+    assert https == f"https://{ep.subsets[0].addresses[0].ip}:{endpoint_port()}"
+    token = kubesim.create_token("default", "default")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    req = urllib.request.Request(f"{https}/version", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+        assert json.loads(resp.read())["major"] == "1"
