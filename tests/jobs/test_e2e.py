@@ -14,22 +14,17 @@ import asyncio
 import os
 import shutil
 import textwrap
-from pathlib import Path
 
 import pytest
 from teamhub.jobs.api import Jobs
-from teamhub.jobs.client import JobsClient
 
-from kubesim.sim import KubeSim
-from tests.hub.teams_fixtures import base
-from tests.jobs.jobs_support import NS, POD, notebook, provision
+from tests.jobs.jobs_support import NS, POD
+from tests.jobs.process_support import notebook_jobs, rendezvous_env, start
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("unshare") is None,
     reason="job code is mounted at /var/run/teamhub/job: needs kubesim's namespace mode",
 )
-
-TEAM_FILE = "hello.txt"
 
 RENDEZVOUS = textwrap.dedent(
     """
@@ -75,89 +70,34 @@ RENDEZVOUS = textwrap.dedent(
 )
 
 
-def _config(root: Path) -> dict:
-    cfg = base()
-    cfg["home"]["mountPath"] = str(root / "home")
-    cfg["globalVolumes"][0]["mountPath"] = str(root / "public")
-    vision = cfg["teams"]["vision"]
-    vision["volumes"][0]["mountPath"] = str(root / "team-data")
-    vision["volumes"][1]["mountPath"] = str(root / "team-models")
-    vision["credentials"][0]["mountPath"] = str(root / "creds" / "s3")
-    return cfg
-
-
-def start(tmp_path: Path, **sim_args) -> tuple[KubeSim, Path, Path]:
-    """A process-kubelet kubesim with alice's notebook (mounts under ``tmp_path/mnt``) and
-    a file on her team's data volume; (sim, kubeconfig, mount root)."""
-    root = tmp_path / "mnt"
-    sim = KubeSim(kubelet="process", data_dir=tmp_path / "sim", **sim_args).start()
-    try:
-        nb = notebook(
-            config=_config(root),
-            tokens_dir=str(root / "tokens"),
-            cmd=["sleep", "3600"],
-            working_dir=str(root / "home"),
-        )
-        # the notebook wrote this to the team volume (csi-driver-nfs share -> nfs storage)
-        storage = sim.data_dir / "storage" / "nfs" / "nfs.example.org" / "exports" / "vision"
-        storage.mkdir(parents=True, exist_ok=True)
-        (storage / TEAM_FILE).write_text("team-data-v1\n")
-        kubeconfig = provision(sim, nb, tmp_path)
-    except BaseException:
-        sim.stop()
-        raise
-    return sim, kubeconfig, root
-
-
-def rendezvous_env(root: Path) -> dict[str, str]:
-    return {"TEAM_DIR": str(root / "team-data"), "CRED_DIR": str(root / "creds" / "s3")}
-
-
 @pytest.mark.asyncio
 async def test_indexed_ranks_meet_and_see_the_notebooks_data(tmp_path):
-    sim, kubeconfig, root = await asyncio.to_thread(start, tmp_path)
-    try:
-        async with await JobsClient.connect(
-            kubeconfig=kubeconfig, namespace=NS, pod_name=POD
-        ) as jobs:
-            job = await jobs.submit(
-                source=RENDEZVOUS, workers=3, env=rendezvous_env(root), name="meet"
-            )
-            st = await job.wait(timeout=90)
-            lines = [str(line) async for line in job.logs()]
-            assert st.phase == "Succeeded", (st, lines, await job.events())
-            assert st.reason == "CompletionsReached"
-            for r in range(3):
-                assert (
-                    f"[rank-{r}] rank {r}/3 sees team-data-v1 and AKIAVISION env=AKIAVISION"
-                    in lines
-                )
-            assert "[rank-0] rank 0 heard from ranks [1, 2]" in lines
-            assert "[rank-1] rank 1 reached meet-0.meet" in lines
-            pods = await job.pods()
-            assert [(p.replica, p.phase) for p in pods] == [
-                ("rank-0", "Succeeded"),
-                ("rank-1", "Succeeded"),
-                ("rank-2", "Succeeded"),
-            ]
-    finally:
-        await asyncio.to_thread(sim.stop)
+    async with notebook_jobs(tmp_path) as (_, jobs, root):
+        job = await jobs.submit(source=RENDEZVOUS, workers=3, env=rendezvous_env(root), name="meet")
+        st = await job.wait(timeout=90)
+        lines = [str(line) async for line in job.logs()]
+        assert st.phase == "Succeeded", (st, lines, await job.events())
+        assert st.reason == "CompletionsReached"
+        for r in range(3):
+            assert f"[rank-{r}] rank {r}/3 sees team-data-v1 and AKIAVISION env=AKIAVISION" in lines
+        assert "[rank-0] rank 0 heard from ranks [1, 2]" in lines
+        assert "[rank-1] rank 1 reached meet-0.meet" in lines
+        pods = await job.pods()
+        assert [(p.replica, p.phase) for p in pods] == [
+            ("rank-0", "Succeeded"),
+            ("rank-1", "Succeeded"),
+            ("rank-2", "Succeeded"),
+        ]
 
 
 @pytest.mark.asyncio
 async def test_a_failing_rank_fails_the_job_at_once(tmp_path):
-    sim, kubeconfig, _ = await asyncio.to_thread(start, tmp_path)
-    try:
-        async with await JobsClient.connect(
-            kubeconfig=kubeconfig, namespace=NS, pod_name=POD
-        ) as jobs:
-            code = "import os, sys, time\nif os.environ['RANK'] == '1': sys.exit(3)\ntime.sleep(60)"
-            job = await jobs.submit(source=code, workers=2, name="crash")
-            st = await job.wait(timeout=60)
-            assert st.phase == "Failed" and st.reason == "PodFailurePolicy", st
-            assert "exit code 3" in st.message, st.message
-    finally:
-        await asyncio.to_thread(sim.stop)
+    async with notebook_jobs(tmp_path) as (_, jobs, _):
+        code = "import os, sys, time\nif os.environ['RANK'] == '1': sys.exit(3)\ntime.sleep(60)"
+        job = await jobs.submit(source=code, workers=2, name="crash")
+        st = await job.wait(timeout=60)
+        assert st.phase == "Failed" and st.reason == "PodFailurePolicy", st
+        assert "exit code 3" in st.message, st.message
 
 
 def _restricted_operator():
@@ -173,54 +113,41 @@ def _restricted_operator():
 
 @pytest.mark.asyncio
 async def test_pytorch_ranks_meet_through_the_operators_wiring(tmp_path):
-    sim, kubeconfig, root = await asyncio.to_thread(
-        start, tmp_path, training_operator=_restricted_operator()
-    )
-    try:
-        async with await JobsClient.connect(
-            kubeconfig=kubeconfig, namespace=NS, pod_name=POD
-        ) as jobs:
-            job = await jobs.submit(
-                backend="pytorch", source=RENDEZVOUS, workers=3, env=rendezvous_env(root)
-            )
-            st = await job.wait(timeout=90)
-            lines = [str(line) async for line in job.logs()]
-            assert st.phase == "Succeeded", (st, lines, await job.events())
-            assert "[master-0] rank 0 heard from ranks [1, 2]" in lines
-            assert f"[worker-1] rank 2 reached {job.name}-master-0" in lines
-            assert [(p.replica, p.rank) for p in await job.pods()] == [
-                ("master-0", 0),
-                ("worker-0", 1),
-                ("worker-1", 2),
-            ]
-    finally:
-        await asyncio.to_thread(sim.stop)
+    operator = _restricted_operator()
+    async with notebook_jobs(tmp_path, training_operator=operator) as (_, jobs, root):
+        job = await jobs.submit(
+            backend="pytorch", source=RENDEZVOUS, workers=3, env=rendezvous_env(root)
+        )
+        st = await job.wait(timeout=90)
+        lines = [str(line) async for line in job.logs()]
+        assert st.phase == "Succeeded", (st, lines, await job.events())
+        assert "[master-0] rank 0 heard from ranks [1, 2]" in lines
+        assert f"[worker-1] rank 2 reached {job.name}-master-0" in lines
+        assert [(p.replica, p.rank) for p in await job.pods()] == [
+            ("master-0", 0),
+            ("worker-0", 1),
+            ("worker-1", 2),
+        ]
 
 
 @pytest.mark.asyncio
 async def test_tf_workers_get_tf_config(tmp_path):
-    sim, kubeconfig, _ = await asyncio.to_thread(start, tmp_path)
-    try:
-        async with await JobsClient.connect(
-            kubeconfig=kubeconfig, namespace=NS, pod_name=POD
-        ) as jobs:
-            code = (
-                "import json, os\nt = json.loads(os.environ['TF_CONFIG'])\n"
-                "print(t['task']['type'], t['task']['index'], len(t['cluster']['worker']))"
-            )
-            job = await jobs.submit(backend="tf", source=code, workers=2, chief=True)
-            st = await job.wait(timeout=60)
-            # With a chief the job succeeds when the chief does; the worker may still be
-            # finishing (as under the real operator): read the logs once both pods ended.
-            for _ in range(600):
-                if all(p.phase == "Succeeded" for p in await job.pods()):
-                    break
-                await asyncio.sleep(0.1)
-            lines = sorted(str(line) for line in [x async for x in job.logs()])
-            assert st.phase == "Succeeded", (st, lines)
-            assert lines == ["[chief-0] chief 0 1", "[worker-0] worker 0 1"]
-    finally:
-        await asyncio.to_thread(sim.stop)
+    async with notebook_jobs(tmp_path) as (_, jobs, _):
+        code = (
+            "import json, os\nt = json.loads(os.environ['TF_CONFIG'])\n"
+            "print(t['task']['type'], t['task']['index'], len(t['cluster']['worker']))"
+        )
+        job = await jobs.submit(backend="tf", source=code, workers=2, chief=True)
+        st = await job.wait(timeout=60)
+        # With a chief the job succeeds when the chief does; the worker may still be
+        # finishing (as under the real operator): read the logs once both pods ended.
+        for _ in range(600):
+            if all(p.phase == "Succeeded" for p in await job.pods()):
+                break
+            await asyncio.sleep(0.1)
+        lines = sorted(str(line) for line in [x async for x in job.logs()])
+        assert st.phase == "Succeeded", (st, lines)
+        assert lines == ["[chief-0] chief 0 1", "[worker-0] worker 0 1"]
 
 
 @pytest.mark.asyncio

@@ -25,12 +25,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from teamhub.jobs.client import JobsClient
 from teamhub_spawner.objects.namespace import pod_security_labels
 
 from kubesim.sim import KubeSim
-from tests.jobs.jobs_support import NS, POD
-from tests.jobs.test_e2e import rendezvous_env, start
+from tests.jobs.jobs_support import NS
+from tests.jobs.process_support import notebook_jobs, rendezvous_env
 from tests.kubesim.training_helpers import MPI_PYTHON, have_mpi4py
 
 pytestmark = [
@@ -87,71 +86,58 @@ def submit_args(root: Path) -> dict:
 
 @pytest.mark.asyncio
 async def test_restricted_namespace_refuses_the_launcher(tmp_path):
-    sim, kubeconfig, root = await asyncio.to_thread(start, tmp_path)
-    try:
-        async with await JobsClient.connect(
-            kubeconfig=kubeconfig, namespace=NS, pod_name=POD
-        ) as jobs:
-            job = await jobs.submit(**submit_args(root))
-            for _ in range(300):
-                st = await job.status()
-                if "kubectl-delivery" in st.message:
-                    break
-                await asyncio.sleep(0.1)
-            assert not st.finished
-            assert 'violates PodSecurity "restricted:latest"' in st.message, st
-            assert 'container "kubectl-delivery" must set securityContext' in st.message
-            await job.cancel(archive_logs=False)
-    finally:
-        await asyncio.to_thread(sim.stop)
+    async with notebook_jobs(tmp_path) as (_, jobs, root):
+        job = await jobs.submit(**submit_args(root))
+        for _ in range(300):
+            st = await job.status()
+            if "kubectl-delivery" in st.message:
+                break
+            await asyncio.sleep(0.1)
+        assert not st.finished
+        assert 'violates PodSecurity "restricted:latest"' in st.message, st
+        assert 'container "kubectl-delivery" must set securityContext' in st.message
+        await job.cancel(archive_logs=False)
 
 
 @pytest.mark.asyncio
 async def test_mpi_ranks_meet_on_the_workers_and_their_logs_outlive_the_pods(tmp_path):
-    sim, kubeconfig, root = await asyncio.to_thread(start, tmp_path)
-    try:
+    async with notebook_jobs(tmp_path) as (sim, jobs, root):
         await asyncio.to_thread(relax_to_baseline, sim)
-        async with await JobsClient.connect(
-            kubeconfig=kubeconfig, namespace=NS, pod_name=POD
-        ) as jobs:
-            job = await jobs.submit(**submit_args(root))
-            st = await job.wait(timeout=120)
-            lines = [str(line) async for line in job.logs()]
-            assert st.phase == "Succeeded", (st, lines, await job.events())
-            for r in range(2):
-                assert (
-                    f"[launcher] rank {r}/2 on {job.name}-worker-{r} sees team-data-v1 and "
-                    "AKIAVISION env=AKIAVISION"
-                ) in lines
-            assert "[launcher] rank 0 heard from ranks [0, 1]" in lines
-            # every rank reached its worker through the launcher's kubectl exec
-            for r in range(2):
-                assert any(
-                    f"/opt/kube/kubectl exec {job.name}-worker-{r} --container mpi -- /bin/sh"
-                    in line
-                    for line in lines
-                )
+        job = await jobs.submit(**submit_args(root))
+        st = await job.wait(timeout=120)
+        lines = [str(line) async for line in job.logs()]
+        assert st.phase == "Succeeded", (st, lines, await job.events())
+        for r in range(2):
+            assert (
+                f"[launcher] rank {r}/2 on {job.name}-worker-{r} sees team-data-v1 and "
+                "AKIAVISION env=AKIAVISION"
+            ) in lines
+        assert "[launcher] rank 0 heard from ranks [0, 1]" in lines
+        # every rank reached its worker through the launcher's kubectl exec
+        for r in range(2):
+            assert any(
+                f"/opt/kube/kubectl exec {job.name}-worker-{r} --container mpi -- /bin/sh" in line
+                for line in lines
+            )
 
-            archive = tmp_path / "archive"
-            files = await job.archive_logs(archive)
-            await job.delete()
+        archive = tmp_path / "archive"
+        files = await job.archive_logs(archive)
+        await job.delete()
 
-            def pods_left() -> list[str]:
-                rt = sim.registry.get("", "pods")
-                return [
-                    p["metadata"]["name"]
-                    for p in sim.store.iter(rt, NS)
-                    if job.name in p["metadata"]["name"]
-                ]
+        def pods_left() -> list[str]:
+            rt = sim.registry.get("", "pods")
+            return [
+                p["metadata"]["name"]
+                for p in sim.store.iter(rt, NS)
+                if job.name in p["metadata"]["name"]
+            ]
 
-            for _ in range(300):
-                if not await asyncio.to_thread(sim.call, pods_left):
-                    break
-                await asyncio.sleep(0.1)
-            assert await asyncio.to_thread(sim.call, pods_left) == []
-            launcher_log = next(f for f in files if f.name.startswith("launcher"))
-            text = launcher_log.read_text()
-            assert f"rank 1/2 on {job.name}-worker-1 sees team-data-v1" in text
-            assert "rank 0 heard from ranks [0, 1]" in text
-    finally:
-        await asyncio.to_thread(sim.stop)
+        for _ in range(300):
+            if not await asyncio.to_thread(sim.call, pods_left):
+                break
+            await asyncio.sleep(0.1)
+        assert await asyncio.to_thread(sim.call, pods_left) == []
+        launcher_log = next(f for f in files if f.name.startswith("launcher"))
+        text = launcher_log.read_text()
+        assert f"rank 1/2 on {job.name}-worker-1 sees team-data-v1" in text
+        assert "rank 0 heard from ranks [0, 1]" in text
