@@ -23,9 +23,6 @@ the typed models, and building them costs the hub more CPU than the request itse
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import heapq
-import itertools
 import json
 import logging
 import random
@@ -38,6 +35,7 @@ import aiohttp
 from kubernetes_asyncio.client.rest import ApiException
 
 from teamhub_spawner.apiclients import shared
+from teamhub_spawner.ordering import in_flight
 
 log = logging.getLogger(__name__)
 
@@ -161,77 +159,6 @@ def _retry_after(e: BaseException, policy: RetryPolicy) -> float | None:
         return None
 
 
-#: Requests teamhub has in flight at once, per hub (event loop). When a hundred users start
-#: together, each start's dozen creates would otherwise all be queued at once, in the
-#: connection pool KubeSpawner shares and at the API server: every start would then wait
-#: for everyone's objects, and KubeSpawner's own pod creates (which time out after
-#: ``k8s_api_request_timeout``) would wait behind them too. Bounded, and served in the
-#: order the starts began (see :func:`started_at`), the first user to click start is the
-#: first whose server is ready, and a pod create finds a short queue. 16 is about one start's
-#: objects: on bench/spawn.py's burst of 100 starts it gave a lower median time-to-ready
-#: than 32 (1.49 s against 1.64 s, 4 runs each, alternating), and it still keeps an API
-#: server with a few milliseconds of latency busy.
-MAX_IN_FLIGHT = 16
-
-_started_at: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "teamhub_started_at", default=None
-)
-
-
-def started_at(t: float) -> None:
-    """Mark the current task (and what it awaits or spawns) as working for a start that
-    began at loop time ``t``: its requests go before those of later starts."""
-    _started_at.set(t)
-
-
-class _Limiter:
-    """A semaphore that wakes waiters by priority (lowest first), FIFO among equals."""
-
-    def __init__(self, slots: int) -> None:
-        self.free = slots
-        self.waiters: list[tuple[float, int, asyncio.Future[None]]] = []
-        self.seq = itertools.count()
-
-    async def __aenter__(self) -> None:
-        if self.free > 0 and not self.waiters:
-            self.free -= 1
-            return
-        loop = asyncio.get_running_loop()
-        prio = _started_at.get()
-        fut: asyncio.Future[None] = loop.create_future()
-        heapq.heappush(self.waiters, (loop.time() if prio is None else prio, next(self.seq), fut))
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                self._release()  # granted, but we are not going to use it
-            raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._release()
-
-    def _release(self) -> None:
-        while self.waiters:
-            _, _, fut = heapq.heappop(self.waiters)
-            if not fut.done():
-                fut.set_result(None)  # the slot passes straight to the next waiter
-                return
-        self.free += 1
-
-
-_limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Limiter] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _in_flight() -> _Limiter:
-    loop = asyncio.get_running_loop()
-    limiter = _limits.get(loop)
-    if limiter is None:
-        limiter = _limits[loop] = _Limiter(MAX_IN_FLIGHT)
-    return limiter
-
-
 async def _send(
     fn: Callable[..., Awaitable[Any]], args: tuple, params: dict, timeout: float
 ) -> Any:
@@ -267,7 +194,7 @@ async def call(
     fn, _ = _call(kind, verb)
     for attempt in range(policy.attempts):
         try:
-            async with _in_flight():
+            async with in_flight():
                 return await _send(fn, args, params, policy.request_timeout)
         except Exception as e:
             if not is_transient(e):

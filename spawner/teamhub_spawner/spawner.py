@@ -40,7 +40,7 @@ from teamhub_hub.teams import Entitlements, EntitlementsConflictError
 from tornado import web
 from traitlets import Bool, Integer, TraitError, Unicode, default, validate
 
-from teamhub_spawner import apiclients, provision
+from teamhub_spawner import apiclients, ordering, provision
 from teamhub_spawner.objects import (
     access_token_patch,
     apply_pod_additions,
@@ -352,14 +352,15 @@ class TeamSpawner(KubeSpawner):
         return super().start()
 
     async def _start(self) -> Any:
-        """KubeSpawner's start, served in arrival order, and undone when it fails.
+        """KubeSpawner's start, served in arrival order (see :mod:`.ordering`), and undone
+        when it fails.
 
         JupyterHub calls ``stop()`` after a failed start only when ``poll()`` still finds
         the pod, so a start that fails before or while creating its pod (or is cancelled
         at ``start_timeout``) would leave the credential Secret behind: it is removed
         here, with the pod if there is one. Data volumes stay, as after any stop.
         """
-        provision.started_at(asyncio.get_running_loop().time())
+        ordering.started_at(asyncio.get_running_loop().time())
         try:
             return await super()._start()
         except (Exception, asyncio.CancelledError) as e:
