@@ -212,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     rounds = []
     for i in range(args.rounds):
         pair = {}
-        for kind in KINDS:
+        # Alternate which spawner goes first, so that neither always meets the machine
+        # in the same state (a process freshly started, caches, other work).
+        for kind in KINDS if i % 2 == 0 else KINDS[::-1]:
             pair[kind] = r = run_phase(kind, args.users, args.profile, str(i))
             report_phase(r, args.users)
         rounds.append(pair)
