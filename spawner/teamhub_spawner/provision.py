@@ -160,9 +160,10 @@ def _retry_after(e: BaseException, policy: RetryPolicy) -> float | None:
 
 
 async def _send(
-    fn: Callable[..., Awaitable[Any]], args: tuple, params: dict, timeout: float
+    fn: Callable[..., Awaitable[Any]], args: tuple, params: dict, timeout: float, parse: bool
 ) -> Any:
-    """One request; the answer's JSON (None if empty). Non-2xx raises ApiException."""
+    """One request; the answer's JSON (None if empty, or not ``parse``d). Non-2xx raises
+    ApiException."""
     resp = await fn(*args, **params, _preload_content=False, _request_timeout=timeout)
     try:
         data = await resp.read()
@@ -173,7 +174,7 @@ async def _send(
         e.body = data.decode("utf-8", "replace")
         e.headers = resp.headers
         raise e
-    return json.loads(data) if data else None
+    return json.loads(data) if data and parse else None
 
 
 async def call(
@@ -182,9 +183,11 @@ async def call(
     *args: Any,
     what: str,
     policy: RetryPolicy | None = None,
+    parse: bool = True,
     **params: Any,
 ) -> Any:
     """``<verb>_<kind>(*args, **params)`` as JSON, retried while the failure is transient.
+    ``parse=False``: the answer is not needed (None is returned), so it is not decoded.
 
     Raises ApiException for a definite answer (404, 409, 403, 422...), which callers
     interpret, and :class:`ProvisionError` when transient failures outlast the retries.
@@ -195,7 +198,7 @@ async def call(
     for attempt in range(policy.attempts):
         try:
             async with in_flight():
-                return await _send(fn, args, params, policy.request_timeout)
+                return await _send(fn, args, params, policy.request_timeout, parse)
         except Exception as e:
             if not is_transient(e):
                 raise
@@ -281,7 +284,9 @@ async def ensure(obj: Mapping, attempts: int = 4) -> str:
     ns, name = meta.get("namespace", ""), meta["name"]
     for _ in range(attempts):
         try:
-            await call(kind, "create", *_ns(kind, ns), obj, what=f"creating {_name(obj)}")
+            await call(
+                kind, "create", *_ns(kind, ns), obj, what=f"creating {_name(obj)}", parse=False
+            )
             return "created"
         except ApiException as e:
             if e.status != 409:
