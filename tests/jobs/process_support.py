@@ -22,7 +22,9 @@ from tests.jobs.jobs_support import NS, POD, notebook, provision
 TEAM_FILE = "hello.txt"
 
 
-def _config(root: Path) -> dict:
+def mount_config(root: Path) -> dict[str, Any]:
+    """The base teams config with every mount path under ``root`` (the process kubelet
+    mounts volumes at their real paths)."""
     cfg = base()
     cfg["home"]["mountPath"] = str(root / "home")
     cfg["globalVolumes"][0]["mountPath"] = str(root / "public")
@@ -33,27 +35,33 @@ def _config(root: Path) -> dict:
     return cfg
 
 
-def start(tmp_path: Path, **sim_args: Any) -> tuple[KubeSim, Path, Path]:
-    """A process-kubelet kubesim with alice's notebook (mounts under ``tmp_path/mnt``) and
-    a file on her team's data volume; (sim, kubeconfig, mount root)."""
+def process_notebook(sim: KubeSim, tmp_path: Path) -> Path:
+    """alice's notebook in a process-kubelet kubesim (the pod itself sleeps, its mounts
+    under ``tmp_path/mnt``); a kubeconfig acting as its ServiceAccount."""
     root = tmp_path / "mnt"
+    nb = notebook(
+        config=mount_config(root),
+        tokens_dir=str(root / "tokens"),
+        cmd=["sleep", "3600"],
+        working_dir=str(root / "home"),
+    )
+    return provision(sim, nb, tmp_path)
+
+
+def start(tmp_path: Path, **sim_args: Any) -> tuple[KubeSim, Path, Path]:
+    """A process-kubelet kubesim with alice's notebook (``process_notebook``) and a file
+    on her team's data volume; (sim, kubeconfig, mount root)."""
     sim = KubeSim(kubelet="process", data_dir=tmp_path / "sim", **sim_args).start()
     try:
-        nb = notebook(
-            config=_config(root),
-            tokens_dir=str(root / "tokens"),
-            cmd=["sleep", "3600"],
-            working_dir=str(root / "home"),
-        )
         # the notebook wrote this to the team volume (csi-driver-nfs share -> nfs storage)
         storage = sim.data_dir / "storage" / "nfs" / "nfs.example.org" / "exports" / "vision"
         storage.mkdir(parents=True, exist_ok=True)
         (storage / TEAM_FILE).write_text("team-data-v1\n")
-        kubeconfig = provision(sim, nb, tmp_path)
+        kubeconfig = process_notebook(sim, tmp_path)
     except BaseException:
         sim.stop()
         raise
-    return sim, kubeconfig, root
+    return sim, kubeconfig, tmp_path / "mnt"
 
 
 @asynccontextmanager

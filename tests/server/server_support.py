@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from kubesim.sim import KubeSim
-from tests.hub.teams_fixtures import base
-from tests.jobs.jobs_support import notebook, provision
+from tests.jobs.process_support import process_notebook
 
 needs_process_kubelet = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("unshare") is None,
@@ -84,32 +83,6 @@ async def job_phase(jp_fetch: Any, name: str) -> dict[str, Any]:
     r = await call(jp_fetch, "GET", "jobs", name)
     assert r.code == 200, r.text
     return r.json
-
-
-def mount_config(root: Path) -> dict[str, Any]:
-    """The base teams config with every mount path under ``root`` (the process kubelet
-    mounts volumes at their real paths)."""
-    cfg = base()
-    cfg["home"]["mountPath"] = str(root / "home")
-    cfg["globalVolumes"][0]["mountPath"] = str(root / "public")
-    vision = cfg["teams"]["vision"]
-    vision["volumes"][0]["mountPath"] = str(root / "team-data")
-    vision["volumes"][1]["mountPath"] = str(root / "team-models")
-    vision["credentials"][0]["mountPath"] = str(root / "creds" / "s3")
-    return cfg
-
-
-def process_notebook(sim: KubeSim, tmp_path: Path) -> Path:
-    """alice's notebook in a process-kubelet kubesim (the pod itself sleeps); a
-    kubeconfig acting as its ServiceAccount."""
-    root = tmp_path / "mnt"
-    nb = notebook(
-        config=mount_config(root),
-        tokens_dir=str(root / "tokens"),
-        cmd=["sleep", "3600"],
-        working_dir=str(root / "home"),
-    )
-    return provision(sim, nb, tmp_path)
 
 
 # Fixtures for modules whose jobs must really run (import them into the module: they
