@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING
 
 from kubesim.controllers import Controller
@@ -24,6 +24,31 @@ if TYPE_CHECKING:
 PROVISIONER = "kubesim.io/hostpath"
 
 
+class _References:
+    """Which objects refer to which (each to at most one): target -> {referrer: its place
+    in the store}, so that the referrers of a target come out in the store's order."""
+
+    def __init__(self) -> None:
+        self._target: dict[Hashable, Hashable] = {}
+        self._referrers: dict[Hashable, dict[Hashable, int]] = {}
+
+    def set(self, referrer: Hashable, target: Hashable | None, place: int) -> None:
+        """``referrer`` now refers to ``target`` (None: to nothing)."""
+        before = self._target.pop(referrer, None)
+        if before is not None:
+            refs = self._referrers[before]
+            refs.pop(referrer, None)
+            if not refs:
+                del self._referrers[before]
+        if target is not None:
+            self._target[referrer] = target
+            self._referrers.setdefault(target, {})[referrer] = place
+
+    def to(self, target: Hashable) -> dict[Hashable, int] | None:
+        """The referrers of ``target`` and their places."""
+        return self._referrers.get(target)
+
+
 class VolumeController(Controller):
     watches = (
         ("", "persistentvolumeclaims"),
@@ -33,10 +58,8 @@ class VolumeController(Controller):
 
     def __init__(self, sim: KubeSim) -> None:
         super().__init__(sim)
-        #: PV name -> {claim key: its place in the store} of the claims whose
-        #: ``spec.volumeName`` names it; and each such claim's PV name.
-        self._naming: dict[str, dict[tuple[str, str], int]] = {}
-        self._named: dict[tuple[str, str], str] = {}
+        #: The claims whose ``spec.volumeName`` names a PV, by PV name.
+        self._naming = _References()
         #: The store keeps objects in the order they were created (a replaced object keeps
         #: its place), so numbering ADDED events orders claims as ``store.iter`` does.
         self._place: dict[tuple[str, str], int] = {}
@@ -45,8 +68,7 @@ class VolumeController(Controller):
         #: claim's (namespace, name)), and those Available to any claim, so that finding a
         #: claim's volume looks at its candidates only, not at every PV.
         self._pv_place: dict[str, int] = {}
-        self._pv_ref: dict[str, tuple] = {}
-        self._claimed: dict[tuple, dict[str, int]] = {}
+        self._claimed = _References()
         self._available: dict[str, int] = {}
 
     def keys_for(self, ev: Event):  # type: ignore[override]
@@ -85,7 +107,7 @@ class VolumeController(Controller):
         ):
             yield from self._pending_claims(lambda wanted: not wanted or wanted == name)
             return
-        naming = self._naming.get(name)
+        naming = self._naming.to(name)
         for ns, claim in sorted(naming or (), key=naming.__getitem__ if naming else None):
             pvc = self.store.peek(pvc_rt, ns, claim)
             if pvc is not None and pvc.get("status", {}).get("phase") == "Pending":
@@ -105,43 +127,30 @@ class VolumeController(Controller):
         if ev.type == "ADDED":
             self._added += 1
             self._place[key] = self._added
-        before = self._named.pop(key, None)
-        if before is not None:
-            claims = self._naming[before]
-            claims.pop(key, None)
-            if not claims:
-                del self._naming[before]
         wanted = ev.obj.get("spec", {}).get("volumeName")
         if ev.type == "DELETED":
             self._place.pop(key, None)
-        elif wanted:
-            self._named[key] = wanted
-            self._naming.setdefault(wanted, {})[key] = self._place.get(key, 0)
+            wanted = None
+        self._naming.set(key, wanted or None, self._place.get(key, 0))
 
     def _index_pv(self, ev: Event) -> None:
         name = ev.obj["metadata"]["name"]
         if ev.type == "ADDED":
             self._added += 1
             self._pv_place[name] = self._added
-        before = self._pv_ref.pop(name, None)
-        if before is not None:
-            claimed = self._claimed[before]
-            claimed.pop(name, None)
-            if not claimed:
-                del self._claimed[before]
         self._available.pop(name, None)
         if ev.type == "DELETED":
             self._pv_place.pop(name, None)
+            self._claimed.set(name, None, 0)
             return
         place = self._pv_place.get(name, 0)
         ref = ev.obj.get("spec", {}).get("claimRef") or {}
-        if ref.get("name"):
-            self._pv_ref[name] = key = (ref.get("namespace"), ref["name"])
-            self._claimed.setdefault(key, {})[name] = place
-        elif not ref and ev.obj.get("status", {}).get("phase") == "Available":
+        claim = (ref.get("namespace"), ref["name"]) if ref.get("name") else None
+        self._claimed.set(name, claim, place)
+        if not ref and ev.obj.get("status", {}).get("phase") == "Available":
             self._available[name] = place
 
-    def _candidates(self, names: dict[str, int] | None) -> list[dict]:
+    def _candidates(self, names: Mapping[Hashable, int] | None) -> list[dict]:
         """The stored PVs of ``names`` in the store's order."""
         pv_rt = self.api.rt("", "persistentvolumes")
         found = []
@@ -192,7 +201,7 @@ class VolumeController(Controller):
 
     def _find_prebound(self, pvc: dict) -> dict | None:
         m = pvc["metadata"]
-        for pv in self._candidates(self._claimed.get((m["namespace"], m["name"]))):
+        for pv in self._candidates(self._claimed.to((m["namespace"], m["name"]))):
             ref = pv.get("spec", {}).get("claimRef") or {}
             if (
                 ref.get("name") == m["name"]
