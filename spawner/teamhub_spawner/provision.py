@@ -36,6 +36,7 @@ from kubernetes_asyncio.client.rest import ApiException
 
 from teamhub_spawner.apiclients import shared
 from teamhub_spawner.ordering import in_flight
+from teamhub_spawner.podmanifest import read_answer
 
 log = logging.getLogger(__name__)
 
@@ -165,16 +166,7 @@ async def _send(
     """One request; the answer's JSON (None if empty, or not ``parse``d). Non-2xx raises
     ApiException."""
     resp = await fn(*args, **params, _preload_content=False, _request_timeout=timeout)
-    try:
-        data = await resp.read()
-    finally:
-        resp.release()
-    if not 200 <= resp.status <= 299:
-        e = ApiException(status=resp.status, reason=resp.reason)
-        e.body = data.decode("utf-8", "replace")
-        e.headers = resp.headers
-        raise e
-    return json.loads(data) if data and parse else None
+    return await read_answer(resp, parse=parse)
 
 
 async def call(

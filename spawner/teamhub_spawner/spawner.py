@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import os
-from types import SimpleNamespace
 from typing import Any
 
 from kubernetes_asyncio.client import V1Pod
@@ -51,6 +51,7 @@ from teamhub_spawner.objects import (
 from teamhub_spawner.objects import labels as L
 from teamhub_spawner.objects.namespace import PSA_LEVELS
 from teamhub_spawner.plan import PRUNABLE, Plan, ServerInputs, plan, stale
+from teamhub_spawner.podmanifest import PodManifest, PodsApi
 
 
 class TeamSpawner(KubeSpawner):
@@ -144,6 +145,8 @@ class TeamSpawner(KubeSpawner):
         self.teams_config = teams_config_for(self)
         apiclients.set_trust_env(self.k8s_api_trust_env)
         apiclients.apply_trust_env(self.api.api_client)
+        # Same client; pod creates skip typed round trips (see podmanifest).
+        self.api = PodsApi(self.api.api_client)
         self.entitlements: Entitlements | None = None
         self._plan: Plan | None = None
         self._teamhub_progress: list[dict] = []
@@ -326,8 +329,7 @@ class TeamSpawner(KubeSpawner):
         )
         merged = apply_pod_additions(provision.to_dict(pod), additions)
         _describe_self(merged, ents)
-        api_client = apiclients.shared("CoreV1Api").api_client
-        return api_client.deserialize(SimpleNamespace(data=json.dumps(merged)), "V1Pod")
+        return PodManifest(merged, self.api.api_client)
 
     async def progress(self) -> Any:
         """teamhub's own steps first, then KubeSpawner's pod events."""
@@ -361,6 +363,7 @@ class TeamSpawner(KubeSpawner):
         here, with the pod if there is one. Data volumes stay, as after any stop.
         """
         ordering.started_at(asyncio.get_running_loop().time())
+        _starting.set(self)
         try:
             return await super()._start()
         except (Exception, asyncio.CancelledError) as e:
@@ -401,8 +404,10 @@ class TeamSpawner(KubeSpawner):
                     raise
                 await asyncio.sleep(policy.backoff(attempt))
         # KubeSpawner also stops a leftover pod in the middle of a start (pod name taken):
-        # the credential Secret that start just made for its new pod must stay then.
-        if asyncio.current_task() is not self._start_future:
+        # the credential Secret that start just made for its new pod must stay then. That
+        # stop runs in a task the start created (JupyterHub's exponential_backoff wraps
+        # each try in one), which inherits the start's context.
+        if _starting.get() is not self:
             await provision.delete(
                 "Secret", self.namespace, credential_secret_name(self.name or "")
             )
@@ -431,6 +436,13 @@ async def _team_profile_list(spawner: TeamSpawner) -> list[dict]:
     """KubeSpawner ``profile_list`` callable: the profiles the user's teams allow."""
     ents = await spawner.load_entitlements()
     return spawner.teams_config.kubespawner_profile_list(ents)
+
+
+#: The TeamSpawner whose start the current task works for (set in ``_start``; tasks it
+#: creates inherit it).
+_starting: contextvars.ContextVar[TeamSpawner | None] = contextvars.ContextVar(
+    "teamhub_starting", default=None
+)
 
 
 #: Pod annotation with the user's entitlements (JSON), read by the notebook-side teamhub

@@ -46,7 +46,8 @@ def restore_default() -> Iterator[None]:
 async def test_default_clients_ignore_proxy_variables(sim: KubeSim, proxied_env: None) -> None:
     sp = make_spawner(FakeUser("tess", ["vision"]))
     core = apiclients.shared("CoreV1Api")
-    assert core is sp.api  # KubeSpawner's client, the one its reflectors and pod creates use
+    # KubeSpawner's client, the one its reflectors and pod creates use.
+    assert sp.api.api_client is core.api_client
     connector = core.api_client.rest_client.pool_manager.connector
     for api in ("CoreV1Api", "RbacAuthorizationV1Api", "NetworkingV1Api"):
         assert apiclients.shared(api).api_client.rest_client.pool_manager.trust_env is False

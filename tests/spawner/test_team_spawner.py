@@ -223,3 +223,47 @@ async def test_pod_security_level_is_checked_when_configured(sim: KubeSim) -> No
         sp.pod_security_level = "privileged"
     sp.pod_security_level = "baseline"
     assert sp.pod_security_level == "baseline"
+
+
+async def test_modify_pod_hook_gets_a_typed_pod_and_its_changes_are_created(sim, core) -> None:
+    """KubeSpawner's hook contract holds: the hook gets a V1Pod with typed models (teamhub
+    sends the pod's JSON as built only when nobody touched it), and what it changes is
+    what the API server receives, teamhub's additions included."""
+    from kubernetes_asyncio.client import V1EnvVar, V1Pod
+
+    seen: list[V1Pod] = []
+
+    def hook(spawner: Any, pod: V1Pod) -> V1Pod:
+        seen.append(pod)
+        pod.metadata.labels["hooked"] = "yes"
+        pod.spec.containers[0].env.append(V1EnvVar(name="FROM_HOOK", value="1"))
+        return pod
+
+    sp = make_spawner(FakeUser("jade", ["vision"]), traits={"modify_pod_hook": hook})
+    await sp.start()
+    assert isinstance(seen[0], V1Pod)
+    pod = core.read_namespaced_pod(sp.pod_name, "teamhub-jade")
+    assert pod.metadata.labels["hooked"] == "yes"
+    env = {e.name: e for e in pod.spec.containers[0].env}
+    assert env["FROM_HOOK"].value == "1"
+    assert env["JUPYTERHUB_API_TOKEN"].value_from.secret_key_ref.name == "teamhub-credentials"
+    assert pod.spec.service_account_name == "teamhub-user"
+    await sp.stop()
+
+
+async def test_a_leftover_pod_of_the_same_name_is_replaced(sim, core) -> None:
+    """KubeSpawner's answer to 409 on the pod create (stop the old pod, create again)
+    works with teamhub's pod create, which answers JSON rather than a V1Pod."""
+    user = FakeUser("kira", ["vision"])
+    sp = make_spawner(user)
+    await sp.start()
+    first = core.read_namespaced_pod(sp.pod_name, "teamhub-kira").metadata.uid
+    # The hub lost track of it (e.g. its state was reset): a new spawner starts over.
+    sp = make_spawner(user)
+    await sp.start()
+    again = core.read_namespaced_pod(sp.pod_name, "teamhub-kira")
+    assert again.metadata.uid != first
+    assert again.status.phase == "Running"
+    # Stopping the old pod mid-start kept the credential Secret the new pod needs.
+    assert core.read_namespaced_secret("teamhub-credentials", "teamhub-kira").data
+    await sp.stop()
