@@ -15,19 +15,18 @@ separate process, as a hub would be. A phase:
 2. starts 100 other users concurrently (timed, counted), counts the watches again, and
    stops them.
 
-    python bench/spawn.py [--users 100] [--rounds 1] [--profile DIR]
+    python bench/spawn.py [--users 100] [--rounds 1] [--profile DIR [--profiler py-spy]]
 
 Prints median and p95 time-to-ready for both spawners and their ratios, API requests per
 spawn by verb (kubesim's counters), the watches held at 10 and 100 users, whether any
 spawn polled (read the same object or list twice), and whether each target is met.
-``--profile DIR`` writes cProfile stats of the hub process and of kubesim for the
-timed stage of each phase.
+``--profile DIR`` writes cProfile stats (or, with ``--profiler py-spy``, py-spy's folded
+stacks) of the hub process and of kubesim for the timed stage of each phase.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
 import multiprocessing as mp
 import statistics
 import sys
@@ -38,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from spawn_hub import HUB_NS, WARM_USERS, hub_process
+from spawn_hub import HUB_NS, WARM_USERS, Profiler, hub_process
 
 from kubesim.sim import KubeSim, freeze_startup_objects
 
@@ -81,13 +80,19 @@ def open_watches(sim: KubeSim) -> int:
     return most
 
 
-def run_phase(kind: str, users: int, profile_dir: Path | None, tag: str) -> dict:
+def run_phase(
+    kind: str, users: int, profile_dir: Path | None, tag: str, profiler: str = "cprofile"
+) -> dict:
     sim = start_sim(users)
-    sim_prof = cProfile.Profile() if profile_dir else None
+    ext = ".prof" if profiler == "cprofile" else ".txt"
+    sim_prof = hub_prof = None
+    if profile_dir:
+        # py-spy samples the whole benchmark process: kubesim's thread does the work.
+        sim_prof = Profiler(profiler, str(profile_dir / f"kubesim-{kind}-{tag}{ext}"), sim.call)
+        hub_prof = (profiler, str(profile_dir / f"hub-{kind}-{tag}{ext}"))
     try:
         with tempfile.TemporaryDirectory() as d:
             kubeconfig = str(sim.write_kubeconfig(Path(d) / "kubeconfig"))
-            hub_prof = str(profile_dir / f"hub-{kind}-{tag}.prof") if profile_dir else None
             parent, child = mp.Pipe()
             proc = mp.get_context("spawn").Process(
                 target=hub_process, args=(child, kubeconfig, kind, users, hub_prof)
@@ -117,7 +122,7 @@ def run_phase(kind: str, users: int, profile_dir: Path | None, tag: str) -> dict
                         parent.send(sim.call(lambda: dict(sim.counters.requests)))
                     elif cmd == "profile":
                         assert sim_prof is not None
-                        sim.call(sim_prof.enable if rest[0] else sim_prof.disable)
+                        sim_prof.start() if rest[0] else sim_prof.stop()
                         parent.send(None)
                     elif cmd == "done":
                         result = rest[0]
@@ -128,8 +133,6 @@ def run_phase(kind: str, users: int, profile_dir: Path | None, tag: str) -> dict
                 proc.join(30)
                 if proc.is_alive():
                     proc.kill()
-        if sim_prof and profile_dir:
-            sim_prof.dump_stats(profile_dir / f"kubesim-{kind}-{tag}.prof")
         return result
     finally:
         sim.stop()
@@ -177,6 +180,11 @@ def report_phase(r: dict, users: int) -> None:
         f"objects written per spawn (controllers' writes too) {r['writes'] / users:.1f}, "
         f"kubesim CPU per write {r['sim_cpu'] / max(r['writes'], 1) * 1000:.2f} ms"
     )
+    gcs = r["hub_gc"]
+    print(
+        "  hub garbage collections: "
+        + ", ".join(f"gen{g} {n} ({t * 1000:.0f} ms)" for g, (n, t) in sorted(gcs.items()))
+    )
     print(
         "  median step times: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in r["steps"].items())
     )
@@ -204,7 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--users", type=int, default=100, help="concurrent spawns to time")
     ap.add_argument("--rounds", type=int, default=1, help="KubeSpawner/TeamSpawner pairs")
-    ap.add_argument("--profile", type=Path, metavar="DIR", help="write cProfile stats here")
+    ap.add_argument("--profile", type=Path, metavar="DIR", help="profile the timed stages")
+    ap.add_argument(
+        "--profiler",
+        choices=("cprofile", "py-spy"),
+        default="cprofile",
+        help="cProfile stats (.prof) or py-spy folded stacks (.txt, needs py-spy)",
+    )
     args = ap.parse_args(argv)
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -215,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         # Alternate which spawner goes first, so that neither always meets the machine
         # in the same state (a process freshly started, caches, other work).
         for kind in KINDS if i % 2 == 0 else KINDS[::-1]:
-            pair[kind] = r = run_phase(kind, args.users, args.profile, str(i))
+            pair[kind] = r = run_phase(kind, args.users, args.profile, str(i), args.profiler)
             report_phase(r, args.users)
         rounds.append(pair)
 
@@ -262,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {text}: {'MET' if met else 'MISSED'}")
             ok &= met
     if args.profile:
-        print(f"--- profiles written to {args.profile} (hub-*.prof, kubesim-*.prof)")
+        print(f"--- profiles written to {args.profile} (hub-*, kubesim-*)")
     return 0 if ok else 1
 
 

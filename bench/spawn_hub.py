@@ -12,11 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import cProfile
+import gc
 import itertools
 import os
+import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -230,7 +236,7 @@ async def _stop(sp: Any) -> None:
     await sp.stop(now=True)
 
 
-async def hub_side(conn: Any, kind: str, users: int, profile_path: str | None) -> dict:
+async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | None) -> dict:
     import logging
 
     # KubeSpawner logs whole pod manifests on errors; failures are summarised instead.
@@ -253,20 +259,20 @@ async def hub_side(conn: Any, kind: str, users: int, profile_path: str | None) -
     spawners = [make_spawner(kind, f"user{i:03d}", 1000 + i) for i in range(users)]
     await ask("reset")
     mark = len(REQUESTS)
-    prof = cProfile.Profile() if profile_path else None
+    prof = Profiler(*profile) if profile else None
     if prof:
         await ask("profile", True)
-        prof.enable()
+        prof.start()
     times: dict[str, float] = {}
     errors: dict[str, str] = {}
     sim_cpu0, rv0 = await ask("cpu"), await ask("rv")
     cpu0, t0 = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(_timed_start(sp, times, errors) for sp in spawners))
+    with _GcTimes() as hub_gc:
+        await asyncio.gather(*(_timed_start(sp, times, errors) for sp in spawners))
     wall, hub_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     sim_cpu, writes = await ask("cpu") - sim_cpu0, await ask("rv") - rv0
     if prof:
-        prof.disable()
-        prof.dump_stats(profile_path)
+        prof.stop()
         await ask("profile", False)
     counters = await ask("counters")
     watches_100 = await ask("watches")
@@ -291,6 +297,7 @@ async def hub_side(conn: Any, kind: str, users: int, profile_path: str | None) -
         "errors": errors,
         "wall": wall,
         "hub_cpu": hub_cpu,
+        "hub_gc": hub_gc.summary(),
         "sim_cpu": sim_cpu,
         "writes": writes,
         "stop_wall": stop_wall,
@@ -302,6 +309,74 @@ async def hub_side(conn: Any, kind: str, users: int, profile_path: str | None) -
         "steps": _median_steps([STEPS.get(sp.user.name, {}) for sp in spawners]),
         "hub_requests": len(timed_requests),
     }
+
+
+class Profiler:
+    """Profiles the timed stage of a phase into ``path``: cProfile (``.prof``, exact call
+    counts, but it slows Python-heavy code several times over and so shifts the balance),
+    or py-spy (``.txt``, folded stacks; samples another process without slowing it down;
+    ``pip install py-spy``). Either may run in a thread other than the profiled one:
+    cProfile is then enabled through ``call`` in the profiled thread."""
+
+    def __init__(self, kind: str, path: str, call: Any = None) -> None:
+        self.kind, self.path, self._call = kind, path, call or (lambda fn: fn())
+        self._cprofile = cProfile.Profile() if kind == "cprofile" else None
+        self._spy: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        if self._cprofile:
+            self._call(self._cprofile.enable)
+            return
+        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        self._spy = subprocess.Popen(
+            [
+                exe,
+                "record",
+                "--pid",
+                str(os.getpid()),
+                "--nonblocking",
+                "--rate",
+                "500",
+                "--format",
+                "raw",
+                "--output",
+                self.path,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.0)  # let it attach before the stage starts
+
+    def stop(self) -> None:
+        if self._cprofile:
+            self._call(self._cprofile.disable)
+            self._cprofile.dump_stats(self.path)
+        elif self._spy:
+            self._spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            self._spy.wait(60)
+
+
+class _GcTimes:
+    """The hub process's garbage collections while in the block: count and time per
+    generation (a full collection of a hub's heap takes a noticeable part of a burst)."""
+
+    def __enter__(self) -> _GcTimes:
+        self.times: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._t0 = 0.0
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.times[info["generation"]].append(time.perf_counter() - self._t0)
+
+    def summary(self) -> dict[int, tuple[int, float]]:
+        return {g: (len(t), sum(t)) for g, t in self.times.items()}
 
 
 STEP_ORDER = ("start", "provisioned", "pod created", "running", "ready")
@@ -316,7 +391,9 @@ def _median_steps(per_user: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
-def hub_process(conn: Any, kubeconfig: str, kind: str, users: int, profile: str | None) -> None:
+def hub_process(
+    conn: Any, kubeconfig: str, kind: str, users: int, profile: tuple[str, str] | None
+) -> None:
     # kubernetes_asyncio reads $KUBECONFIG when it is imported: set it first.
     os.environ["KUBECONFIG"] = kubeconfig
     _record_requests()
