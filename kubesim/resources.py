@@ -55,9 +55,12 @@ class Registry:
     types: dict[tuple[str, str], ResourceType] = field(default_factory=dict)
     #: CustomResourceDefinition manifests for types that are validated by their CRD schema.
     crds: dict[tuple[str, str], dict] = field(default_factory=dict)
+    #: Bumped by every ``register``: what was derived from ``types`` is stale when it moved.
+    generation: int = 0
 
     def register(self, rt: ResourceType, crd: dict | None = None) -> ResourceType:
         self.types[rt.key] = rt
+        self.generation += 1
         if crd is not None:
             self.crds[rt.key] = crd
         return rt

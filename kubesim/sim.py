@@ -88,6 +88,7 @@ class KubeSim:
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="kubesim-"))
         self.node_specs = list(nodes)
         self.registry = default_registry()
+        self._quota_types_cache: tuple[int, dict[tuple[str, ...], list[Any]]] = (-1, {})
         self.store = Store()
         self.api = Api(self.store, self.registry)
         self.auth = Authenticator()
@@ -360,13 +361,32 @@ class KubeSim:
 
     def quota_used(self, namespace: str, q: dict) -> dict[str, Decimal]:
         """What the quota controller would count for ``q`` in ``namespace`` right now."""
+        hard = tuple(sorted((q.get("spec") or {}).get("hard") or {}))
         objects = [
             (rt.plural, rt.group, obj)
-            for rt in self.registry.types.values()
-            if rt.namespaced and not rt.virtual and rt.key != ("", "events")
+            for rt in self._quota_types(hard)
             for obj in self.store.iter(rt, namespace)
         ]
         return quota.calculate_used(q, objects)
+
+    def _quota_types(self, hard: tuple[str, ...]) -> list[Any]:
+        """The namespaced types whose objects consume any of the quota names ``hard``: a
+        quota of pods and storage need not look at the namespace's Secrets or Roles.
+        Cached per set of names while the served types stay the same (CRDs come)."""
+        if self._quota_types_cache[0] != self.registry.generation:
+            self._quota_types_cache = (self.registry.generation, {})
+        cache = self._quota_types_cache[1]
+        hit = cache.get(hard)
+        if hit is None:
+            hit = cache[hard] = [
+                rt
+                for rt in self.registry.types.values()
+                if rt.namespaced
+                and not rt.virtual
+                and rt.key != ("", "events")
+                and quota.matching_resources(rt.plural, rt.group, hard)
+            ]
+        return hit
 
     def openapi(self, parts: list[str]) -> dict | None:
         from kubesim import openapi

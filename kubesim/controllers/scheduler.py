@@ -14,6 +14,8 @@ from kubesim.controllers import Controller
 from kubesim.scheduling import SchedulingFailure, requests_of, schedule
 from kubesim.store import Event, deep_copy, now_rfc3339
 
+TERMINAL = ("Succeeded", "Failed")
+
 
 class Scheduler(Controller):
     watches = (("", "pods"), ("", "nodes"))
@@ -25,6 +27,10 @@ class Scheduler(Controller):
         #: stored object's content is fixed by its resourceVersion, so a pass re-reads only
         #: pods that changed (the real scheduler keeps them in its NodeInfo cache).
         self._requests: dict[str, tuple[str, tuple]] = {}
+        #: Bound, non-terminal pods by node and uid, kept current from pod events (every
+        #: write emits one, synchronously), so a pass does not scan every pod in the cluster.
+        #: Built from the store at the first pass.
+        self._on_node: dict[str, dict[str, dict]] | None = None
 
     def on_event(self, ev: Event) -> None:
         if ev.rt.key == ("", "nodes"):
@@ -34,7 +40,9 @@ class Scheduler(Controller):
             return
         m, spec = ev.obj["metadata"], ev.obj.get("spec", {})
         key = (m["namespace"], m["name"])
-        if ev.type == "DELETED" or ev.obj.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+        gone = ev.type == "DELETED" or ev.obj.get("status", {}).get("phase") in TERMINAL
+        self._index(ev.obj, gone)
+        if gone:
             self.unschedulable.discard(key)
             self._requests.pop(m.get("uid", ""), None)
             if spec.get("nodeName"):
@@ -42,6 +50,22 @@ class Scheduler(Controller):
             return
         if not spec.get("nodeName") and not m.get("deletionTimestamp"):
             self.enqueue(key)
+
+    def _index(self, pod: dict, gone: bool) -> None:
+        if self._on_node is None:
+            return
+        uid, node = pod["metadata"].get("uid", ""), pod.get("spec", {}).get("nodeName")
+        if node and not gone:
+            self._on_node.setdefault(node, {})[uid] = pod
+        elif node:
+            self._on_node.get(node, {}).pop(uid, None)
+
+    def _pods_on_nodes(self) -> dict[str, list[dict]]:
+        if self._on_node is None:
+            self._on_node = {}
+            for p in self.store.iter(self.api.rt("", "pods")):
+                self._index(p, p.get("status", {}).get("phase") in TERMINAL)
+        return {node: list(pods.values()) for node, pods in self._on_node.items()}
 
     def _retry_unschedulable(self) -> None:
         for key in list(self.unschedulable):
@@ -57,12 +81,7 @@ class Scheduler(Controller):
         if pod["spec"].get("schedulerName", "default-scheduler") != "default-scheduler":
             return
         nodes = list(self.store.iter(self.api.rt("", "nodes")))
-        on_node: dict[str, list[dict]] = {}
-        for p in self.store.iter(pods_rt):
-            node = p["spec"].get("nodeName")
-            if node and p.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
-                on_node.setdefault(node, []).append(p)
-        result = schedule(pod, nodes, on_node, self._stored_requests)
+        result = schedule(pod, nodes, self._pods_on_nodes(), self._stored_requests)
         if isinstance(result, SchedulingFailure):
             self.unschedulable.add((ns, name))
             self._set_unschedulable(pod, result.message, result.reason)

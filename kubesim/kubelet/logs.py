@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 
 def _ts() -> str:
@@ -35,14 +36,23 @@ def _parse_ts(ts: str) -> float:
 
 
 class LogWriter:
-    """Appends lines to one container attempt's log file."""
+    """Appends lines to one container attempt's log file.
+
+    The file is made at the first line: most containers of a burst of starts print nothing
+    for a while, and a directory and an open file per container were a measurable part of
+    a start (``bench/spawn.py``). Readers take a missing file as an empty log."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._f = open(path, "ab", buffering=0)  # noqa: SIM115 (kept open while running)
+        self._f: BinaryIO | None = None
         self._partial = b""
         self.changed = asyncio.Event()
+
+    def _file(self) -> BinaryIO:
+        if self._f is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._f = open(self.path, "ab", buffering=0)  # noqa: SIM115 (kept open while running)
+        return self._f
 
     def write(self, data: bytes, stream: str = "stdout") -> None:
         data = self._partial + data
@@ -50,7 +60,7 @@ class LogWriter:
         self._partial = lines.pop()
         if lines:
             prefix = f"{_ts()} {stream} F ".encode()
-            self._f.write(b"".join(prefix + ln + b"\n" for ln in lines))
+            self._file().write(b"".join(prefix + ln + b"\n" for ln in lines))
             self._notify()
 
     def _notify(self) -> None:
@@ -60,9 +70,10 @@ class LogWriter:
 
     def close(self) -> None:
         if self._partial:
-            self._f.write(f"{_ts()} stdout P ".encode() + self._partial + b"\n")
+            self._file().write(f"{_ts()} stdout P ".encode() + self._partial + b"\n")
             self._partial = b""
-        self._f.close()
+        if self._f is not None:
+            self._f.close()
         self._notify()
 
 

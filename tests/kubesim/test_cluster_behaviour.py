@@ -212,6 +212,46 @@ def test_quota_rejects_and_tracks_usage(core):
     assert "must specify requests.cpu" in _status(e.value)["message"]
 
 
+def test_quota_counts_objects_of_types_served_after_it(kubesim, core):
+    """The quota controller looks only at the types a quota's names can count, and a type
+    served later (a CRD installed while the quota exists) is counted too."""
+    from kubesim.crds import kueue
+
+    _ns(core, "cq")
+    hard = {"count/secrets": "10", "count/localqueues.kueue.x-k8s.io": "5", "pods": "4"}
+    core.create_namespaced_resource_quota(
+        "cq", {"metadata": {"name": "objects"}, "spec": {"hard": hard}}
+    )
+
+    def used_when(want: dict) -> dict:
+        return wait_for(
+            lambda: (lambda u: u if u and all(u.get(k) == v for k, v in want.items()) else None)(
+                core.read_namespaced_resource_quota("objects", "cq").status.used
+            ),
+            what=f"quota used {want}",
+        )
+
+    core.create_namespaced_secret("cq", {"metadata": {"name": "s"}, "stringData": {"k": "v"}})
+    used = used_when({"count/secrets": "1"})
+    assert used == {"count/localqueues.kueue.x-k8s.io": "0", "count/secrets": "1", "pods": "0"}
+
+    kubesim.call(lambda: kueue.install(kubesim))
+    custom = client.CustomObjectsApi(core.api_client)
+    custom.create_namespaced_custom_object(
+        "kueue.x-k8s.io",
+        "v1beta1",
+        "cq",
+        "localqueues",
+        {
+            "apiVersion": "kueue.x-k8s.io/v1beta1",
+            "kind": "LocalQueue",
+            "metadata": {"name": "team"},
+            "spec": {"clusterQueue": "shared"},
+        },
+    )
+    used_when({"count/localqueues.kueue.x-k8s.io": "1", "count/secrets": "1"})
+
+
 def test_pod_security_restricted_namespace(core):
     _ns(core, "locked", {"pod-security.kubernetes.io/enforce": "restricted"})
     core.create_namespaced_pod("locked", restricted_pod("ok"))
