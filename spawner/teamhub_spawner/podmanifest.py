@@ -27,7 +27,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from kubernetes_asyncio.client import CoreV1Api, V1Pod
-from kubernetes_asyncio.client.rest import ApiException
+
+from teamhub_spawner.restapi import read_answer
 
 
 def _decode(api_client: Any, data: Any, klass: str) -> Any:
@@ -70,22 +71,6 @@ class PodManifest(V1Pod):
             "metadata": self._api_client.sanitize_for_serialization(self.metadata),
             "spec": self._spec_json,
         }
-
-
-async def read_answer(resp: Any, *, parse: bool = True) -> Any:
-    """The JSON of a response requested with ``_preload_content=False`` (None if empty
-    or not ``parse``d); a non-2xx status raises ``ApiException`` as the typed call
-    would, with the body as text and the headers."""
-    try:
-        data = await resp.read()
-    finally:
-        resp.release()
-    if not 200 <= resp.status <= 299:
-        e = ApiException(status=resp.status, reason=resp.reason)
-        e.body = data.decode("utf-8", "replace")
-        e.headers = resp.headers
-        raise e
-    return json.loads(data) if data and parse else None
 
 
 class PodsApi(CoreV1Api):

@@ -15,9 +15,9 @@ compared like any existing object), a delete answers 404, a replace with a stale
 resourceVersion answers 409 and is read again. Anything else, or a transient error that
 outlasts the retries, is a :class:`ProvisionError` naming the object and the verb.
 
-Calls go through kubernetes_asyncio's typed APIs (the same clients KubeSpawner shares),
-with the manifests as plain dicts and the answers read as plain JSON: teamhub never needs
-the typed models, and building them costs the hub more CPU than the request itself.
+Requests go to each kind's REST path through the transport of the client KubeSpawner
+shares (:mod:`.restapi`), with the manifests and the answers as plain JSON: teamhub never
+needs the typed models, and building them cost the hub more CPU than the request itself.
 """
 
 from __future__ import annotations
@@ -27,38 +27,19 @@ import json
 import logging
 import random
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from kubernetes_asyncio.client.rest import ApiException
 
+from teamhub_spawner import restapi
 from teamhub_spawner.apiclients import shared
 from teamhub_spawner.ordering import in_flight
-from teamhub_spawner.podmanifest import read_answer
 
 log = logging.getLogger(__name__)
 
-#: kind -> (API class, method suffix, namespaced)
-KINDS: dict[str, tuple[str, str, bool]] = {
-    "Namespace": ("CoreV1Api", "namespace", False),
-    "ServiceAccount": ("CoreV1Api", "namespaced_service_account", True),
-    "Secret": ("CoreV1Api", "namespaced_secret", True),
-    "PersistentVolume": ("CoreV1Api", "persistent_volume", False),
-    "PersistentVolumeClaim": ("CoreV1Api", "namespaced_persistent_volume_claim", True),
-    "ResourceQuota": ("CoreV1Api", "namespaced_resource_quota", True),
-    "LimitRange": ("CoreV1Api", "namespaced_limit_range", True),
-    "Pod": ("CoreV1Api", "namespaced_pod", True),
-    "Role": ("RbacAuthorizationV1Api", "namespaced_role", True),
-    "RoleBinding": ("RbacAuthorizationV1Api", "namespaced_role_binding", True),
-    "NetworkPolicy": ("NetworkingV1Api", "namespaced_network_policy", True),
-    "LocalQueue": ("CustomObjectsApi", "namespaced_custom_object", True),
-}
-#: Custom resources (served through CustomObjectsApi): kind -> (group, version, plural).
-CUSTOM: dict[str, tuple[str, str, str]] = {
-    "LocalQueue": ("kueue.x-k8s.io", "v1beta1", "localqueues"),
-}
 #: Kinds whose spec cannot change after creation: only metadata is reconciled.
 IMMUTABLE_SPEC = frozenset({"PersistentVolume", "PersistentVolumeClaim"})
 #: Kinds whose spec is immutable but holds no data: a changed spec is applied by deleting
@@ -104,13 +85,6 @@ SHARED_READ_TTL = 5.0
 
 class ProvisionError(RuntimeError):
     """An object could not be made to match; the message names it."""
-
-
-def _call(kind: str, verb: str) -> tuple[Callable[..., Awaitable[Any]], bool]:
-    api_name, suffix, namespaced = KINDS[kind]
-    if kind in CUSTOM and verb == "read":
-        verb = "get"  # CustomObjectsApi's name for it
-    return getattr(shared(api_name), f"{verb}_{suffix}"), namespaced
 
 
 def to_dict(obj: Any) -> dict:
@@ -160,37 +134,43 @@ def _retry_after(e: BaseException, policy: RetryPolicy) -> float | None:
         return None
 
 
-async def _send(
-    fn: Callable[..., Awaitable[Any]], args: tuple, params: dict, timeout: float, parse: bool
-) -> Any:
-    """One request; the answer's JSON (None if empty, or not ``parse``d). Non-2xx raises
-    ApiException."""
-    resp = await fn(*args, **params, _preload_content=False, _request_timeout=timeout)
-    return await read_answer(resp, parse=parse)
-
-
 async def call(
     kind: str,
     verb: str,
-    *args: Any,
+    namespace: str = "",
+    name: str = "",
+    *,
     what: str,
+    body: Any = None,
+    query: dict[str, str] | None = None,
     policy: RetryPolicy | None = None,
     parse: bool = True,
-    **params: Any,
 ) -> Any:
-    """``<verb>_<kind>(*args, **params)`` as JSON, retried while the failure is transient.
-    ``parse=False``: the answer is not needed (None is returned), so it is not decoded.
+    """``verb`` (create, read, list, replace, patch, delete) on ``kind`` objects in
+    ``namespace`` (or the one called ``name``), as JSON, retried while the failure is
+    transient. ``parse=False``: the answer is not needed (None is returned), so it is not
+    decoded. A patch is a JSON merge patch.
 
     Raises ApiException for a definite answer (404, 409, 403, 422...), which callers
     interpret, and :class:`ProvisionError` when transient failures outlast the retries.
     ``what`` names the operation in that error, e.g. ``"creating Secret ns/name"``.
     """
     policy = policy or DEFAULT_RETRY
-    fn, _ = _call(kind, verb)
+    method = restapi.METHODS[verb]
+    url_path = restapi.path(kind, namespace if restapi.namespaced(kind) else "", name)
+    content_type = "application/merge-patch+json" if verb == "patch" else "application/json"
     for attempt in range(policy.attempts):
         try:
             async with in_flight():
-                return await _send(fn, args, params, policy.request_timeout, parse)
+                return await restapi.send(
+                    method,
+                    url_path,
+                    body=body,
+                    query=query,
+                    timeout=policy.request_timeout,
+                    parse=parse,
+                    content_type=content_type,
+                )
         except Exception as e:
             if not is_transient(e):
                 raise
@@ -205,39 +185,16 @@ async def call(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _args(kind: str, namespace: str, *rest: Any) -> tuple:
-    """Positional arguments of a typed API method that names an object: ``(name,
-    namespace, body)``, without the namespace for cluster-scoped kinds; for a custom
-    resource ``(group, version, namespace, plural, name, body)``."""
-    if kind in CUSTOM:
-        return (*_ns(kind, namespace), *rest)
-    _, _, namespaced = KINDS[kind]
-    return (rest[0], namespace, *rest[1:]) if namespaced else rest
-
-
-def _ns(kind: str, namespace: str) -> tuple:
-    """The leading arguments of create and list: the namespace, for namespaced kinds;
-    ``(group, version, namespace, plural)`` for a custom resource."""
-    if kind in CUSTOM:
-        group, version, plural = CUSTOM[kind]
-        return (group, version, namespace, plural)
-    return (namespace,) if KINDS[kind][2] else ()
-
-
 # ------------------------------------------------------------------ the verbs teamhub uses
 async def read(kind: str, namespace: str, name: str) -> dict | None:
     """The object as JSON, or None if there is none."""
+    what = f"reading {_ref(kind, namespace, name)}"
     try:
-        return await call(
-            kind,
-            "read",
-            *_args(kind, namespace, name),
-            what=f"reading {_ref(kind, namespace, name)}",
-        )
+        return await call(kind, "read", namespace, name, what=what)
     except ApiException as e:
         if e.status == 404:
             return None
-        raise ProvisionError(f"reading {_ref(kind, namespace, name)}: {reason(e)}") from e
+        raise ProvisionError(f"{what}: {reason(e)}") from e
 
 
 _shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict] = weakref.WeakKeyDictionary()
@@ -276,9 +233,7 @@ async def ensure(obj: Mapping, attempts: int = 4) -> str:
     ns, name = meta.get("namespace", ""), meta["name"]
     for _ in range(attempts):
         try:
-            await call(
-                kind, "create", *_ns(kind, ns), obj, what=f"creating {_name(obj)}", parse=False
-            )
+            await call(kind, "create", ns, body=obj, what=f"creating {_name(obj)}", parse=False)
             return "created"
         except ApiException as e:
             if e.status != 409:
@@ -320,7 +275,9 @@ async def ensure(obj: Mapping, attempts: int = 4) -> str:
             },
         }
         try:
-            await call(kind, "replace", *_args(kind, ns, name, body), what=f"updating {_name(obj)}")
+            await call(
+                kind, "replace", ns, name, body=body, what=f"updating {_name(obj)}", parse=False
+            )
             return "updated"
         except ApiException as e:
             if e.status in (404, 409):
@@ -347,7 +304,7 @@ async def list_labelled(kind: str, namespace: str, selector: str) -> list[dict]:
     where = f"{kind} objects{' in ' + namespace if namespace else ''} labelled {selector}"
     try:
         resp = await call(
-            kind, "list", *_ns(kind, namespace), what=f"listing {where}", label_selector=selector
+            kind, "list", namespace, what=f"listing {where}", query={"labelSelector": selector}
         )
     except ApiException as e:
         if e.status == 404:
@@ -373,7 +330,7 @@ async def delete(
         body["gracePeriodSeconds"] = grace_seconds
     what = f"deleting {_ref(kind, namespace, name)}"
     try:
-        await call(kind, "delete", *_args(kind, namespace, name), what=what, body=body)
+        await call(kind, "delete", namespace, name, what=what, body=body, parse=False)
         return True
     except ApiException as e:
         if e.status == 404:
@@ -382,13 +339,10 @@ async def delete(
 
 
 async def patch(kind: str, namespace: str, name: str, body: Mapping) -> None:
-    """Patch (retried while transient); a definite error (404...) raises ApiException."""
-    await call(
-        kind,
-        "patch",
-        *_args(kind, namespace, name, body),
-        what=f"patching {_ref(kind, namespace, name)}",
-    )
+    """JSON merge patch (retried while transient); a definite error (404...) raises
+    ApiException."""
+    what = f"patching {_ref(kind, namespace, name)}"
+    await call(kind, "patch", namespace, name, body=body, what=what, parse=False)
 
 
 def reason(e: BaseException) -> str:

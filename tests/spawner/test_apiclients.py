@@ -54,7 +54,7 @@ async def test_default_clients_ignore_proxy_variables(sim: KubeSim, proxied_env:
 
     namespaces = await sp.api.list_namespace()
     assert "hub" in {n.metadata.name for n in namespaces.items}
-    secret = await provision.call("Secret", "read", "vision-s3", "hub", what="reading")
+    secret = await provision.call("Secret", "read", "hub", "vision-s3", what="reading")
     assert secret["metadata"]["name"] == "vision-s3"
     # The replaced session kept kubernetes_asyncio's connection pool and TLS settings.
     assert core.api_client.rest_client.pool_manager.connector is connector

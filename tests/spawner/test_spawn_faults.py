@@ -257,14 +257,8 @@ async def test_429_is_retried_after_its_retry_after(sim, quiet, monkeypatch) -> 
     monkeypatch.setattr(provision.asyncio, "sleep", sleep)
     policy = provision.RetryPolicy(attempts=3)
     with pytest.raises(provision.ProvisionError, match=r"reading Secret hub/vision-s3: 429 "):
-        await provision.call(
-            "Secret",
-            "read",
-            "vision-s3",
-            HUB_NS,
-            what="reading Secret hub/vision-s3",
-            policy=policy,
-        )
+        what = "reading Secret hub/vision-s3"
+        await provision.call("Secret", "read", HUB_NS, "vision-s3", what=what, policy=policy)
     assert slept == [1.0, 1.0]  # kubesim's Retry-After, not the (shorter) backoff
 
 
@@ -278,7 +272,7 @@ async def test_a_transient_error_is_retried_until_it_passes(sim, quiet) -> None:
             return 0.0
 
     got = await provision.call(
-        "Secret", "read", "vision-s3", HUB_NS, what="reading", policy=HealsOnBackoff()
+        "Secret", "read", HUB_NS, "vision-s3", what="reading", policy=HealsOnBackoff()
     )
     assert got["metadata"]["name"] == "vision-s3"
     assert sim.counters.total("get", "secrets", HUB_NS) == 2
