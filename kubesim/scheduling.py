@@ -10,8 +10,11 @@ the PostFilter plugins (DynamicResources, DefaultPreemption) add their part.
 
 Phrasing follows Kubernetes 1.34+ (taint values no longer printed, the DynamicResources
 PostFilter on by default, NodeResourcesFit marking "larger than the whole node" as
-unresolvable). Not implemented: host ports, pod (anti-)affinity, topology spread,
-volume and DRA filters, preferred-affinity scoring, and preemption itself: pods are
+unresolvable). Of the VolumeBinding plugin, the PreFilter is modelled: a pod whose claim is
+missing, being deleted, or not yet bound (with Immediate binding) is not scheduled, and is
+tried again when claims change (:func:`volume_prefilter`). Not implemented: host ports,
+pod (anti-)affinity, topology spread, the other volume filters (WaitForFirstConsumer claims
+pass), DRA filters, preferred-affinity scoring, and preemption itself: pods are
 assumed to share one priority, so a node that is merely full reports "No preemption
 victims found". A pod with ``spec.nodeName`` bypasses the scheduler, as in a real cluster.
 """
@@ -260,17 +263,60 @@ def _histogram(reasons: dict[str, list[str]]) -> str:
     return ", ".join(sorted(f"{n} {r}" for r, n in counts.items()))
 
 
+UNBOUND_IMMEDIATE_CLAIMS = "pod has unbound immediate PersistentVolumeClaims"
+BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
+
+
+def volume_prefilter(
+    pod: dict[str, Any],
+    claim: Callable[[str], dict[str, Any] | None],
+    storage_class: Callable[[str], dict[str, Any] | None],
+) -> str | None:
+    """Why the VolumeBinding plugin's PreFilter rejects ``pod`` (None: it does not).
+
+    ``claim(name)`` is the PersistentVolumeClaim of that name in the pod's namespace,
+    ``storage_class(name)`` the StorageClass. As kube-scheduler: the first claim that is
+    missing or being deleted is named; otherwise any claim not yet fully bound
+    (``spec.volumeName`` and the ``bind-completed`` annotation) whose class binds
+    immediately (no class, an unknown class, or not ``WaitForFirstConsumer``) blocks.
+    """
+    unbound = False
+    for vol in (pod.get("spec") or {}).get("volumes") or []:
+        ref = vol.get("persistentVolumeClaim")
+        if ref is None:
+            continue
+        name = ref.get("claimName", "")
+        pvc = claim(name)
+        if pvc is None:
+            return f'persistentvolumeclaim "{name}" not found'
+        meta = pvc.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            return f'persistentvolumeclaim "{name}" is being deleted'
+        if (pvc.get("spec") or {}).get("volumeName") and BIND_COMPLETED in (
+            meta.get("annotations") or {}
+        ):
+            continue
+        class_name = (pvc.get("spec") or {}).get("storageClassName") or ""
+        sc = storage_class(class_name) if class_name else None
+        if not (sc and sc.get("volumeBindingMode") == "WaitForFirstConsumer"):
+            unbound = True
+    return UNBOUND_IMMEDIATE_CLAIMS if unbound else None
+
+
 def schedule(
     pod: dict[str, Any],
     nodes: list[dict[str, Any]],
     pods_on_node: dict[str, list[dict[str, Any]]],
     requests: Requests = requests_of,
+    prefilter: str | None = None,
 ) -> str | SchedulingFailure:
     """The node the default scheduler would bind ``pod`` to, or why it cannot.
 
     ``pods_on_node`` maps node name to the pods bound there; ``requests`` gives what each
-    of them takes (``requests_of``, or a cache of it). Among feasible nodes the least
-    allocated wins; ties go to the first name (the real scheduler picks at random).
+    of them takes (``requests_of``, or a cache of it); ``prefilter`` is a PreFilter
+    plugin's rejection (:func:`volume_prefilter`), which no node can overcome. Among
+    feasible nodes the least allocated wins; ties go to the first name (the real
+    scheduler picks at random).
     """
     spec = pod.get("spec") or {}
     if spec.get("nodeName"):
@@ -279,6 +325,13 @@ def schedule(
         return SchedulingFailure(SCHEDULING_GATED, reason="SchedulingGated")
     if not nodes:
         return SchedulingFailure(NO_NODES_AVAILABLE)
+    n = len(nodes)
+    if prefilter:
+        message = f"0/{n} nodes are available: {prefilter}."
+        if spec.get("preemptionPolicy") == "Never":
+            return SchedulingFailure(f"{message} {DRA_POSTFILTER}, preemption: {PREEMPTION_NEVER}")
+        preemption = f"preemption: 0/{n} nodes are available: {n} {PREEMPTION_NOT_HELPFUL}."
+        return SchedulingFailure(f"{message} {DRA_POSTFILTER}, {preemption}")
     failures: dict[str, list[str]] = {}
     unresolvable: set[str] = set()
     feasible: list[tuple[int, str]] = []
@@ -295,7 +348,6 @@ def schedule(
             feasible.append((-score, name))
     if feasible:
         return min(feasible)[1]
-    n = len(nodes)
     message = f"0/{n} nodes are available: {_histogram(failures)}."
     if spec.get("preemptionPolicy") == "Never":
         return SchedulingFailure(

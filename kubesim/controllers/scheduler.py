@@ -11,14 +11,19 @@ from collections.abc import Hashable
 
 from kubesim import errors
 from kubesim.controllers import Controller
-from kubesim.scheduling import SchedulingFailure, requests_of, schedule
+from kubesim.scheduling import SchedulingFailure, requests_of, schedule, volume_prefilter
 from kubesim.store import Event, deep_copy, now_rfc3339
 
 TERMINAL = ("Succeeded", "Failed")
 
 
 class Scheduler(Controller):
-    watches = (("", "pods"), ("", "nodes"))
+    watches = (
+        ("", "pods"),
+        ("", "nodes"),
+        ("", "persistentvolumeclaims"),
+        ("storage.k8s.io", "storageclasses"),
+    )
 
     def __init__(self, sim) -> None:  # type: ignore[no-untyped-def]
         super().__init__(sim)
@@ -35,6 +40,10 @@ class Scheduler(Controller):
     def on_event(self, ev: Event) -> None:
         if ev.rt.key == ("", "nodes"):
             self._retry_unschedulable()
+            return
+        if ev.rt.key in (("", "persistentvolumeclaims"), ("storage.k8s.io", "storageclasses")):
+            if ev.type != "DELETED":  # a claim bound, appeared or a class came: try again
+                self._retry_unschedulable(ev.obj["metadata"].get("namespace"))
             return
         if ev.rt.key != ("", "pods"):
             return
@@ -67,9 +76,10 @@ class Scheduler(Controller):
                 self._index(p, p.get("status", {}).get("phase") in TERMINAL)
         return {node: list(pods.values()) for node, pods in self._on_node.items()}
 
-    def _retry_unschedulable(self) -> None:
+    def _retry_unschedulable(self, namespace: str | None = None) -> None:
         for key in list(self.unschedulable):
-            self.enqueue(key)
+            if namespace is None or key[0] == namespace:
+                self.enqueue(key)
 
     async def reconcile(self, key: Hashable) -> None:
         ns, name = key  # type: ignore[misc]
@@ -81,7 +91,14 @@ class Scheduler(Controller):
         if pod["spec"].get("schedulerName", "default-scheduler") != "default-scheduler":
             return
         nodes = list(self.store.iter(self.api.rt("", "nodes")))
-        result = schedule(pod, nodes, self._pods_on_nodes(), self._stored_requests)
+        pvc_rt = self.api.rt("", "persistentvolumeclaims")
+        sc_rt = self.api.rt("storage.k8s.io", "storageclasses")
+        prefilter = volume_prefilter(
+            pod,
+            lambda claim: self.store.peek(pvc_rt, ns, claim),
+            lambda name: self.store.peek(sc_rt, "", name),
+        )
+        result = schedule(pod, nodes, self._pods_on_nodes(), self._stored_requests, prefilter)
         if isinstance(result, SchedulingFailure):
             self.unschedulable.add((ns, name))
             self._set_unschedulable(pod, result.message, result.reason)

@@ -393,7 +393,10 @@ def test_on_failure_restarts_until_success(sim: KubeSim) -> None:
     assert st["lastState"]["terminated"]["exitCode"] == 1
 
 
-def test_pvc_not_bound_keeps_pod_pending_until_bound(sim: KubeSim) -> None:
+def test_unbound_claim_keeps_pod_unscheduled_until_bound(sim: KubeSim) -> None:
+    """As kube-scheduler's VolumeBinding plugin: a pod whose claim is not bound yet (here
+    pre-bound to a PV that does not exist) is not scheduled, with the scheduler's own
+    sentence, and is scheduled and run once the claim binds."""
     sim.apply(claim("late", "late-pv"))
     sim.apply(
         pod(
@@ -403,20 +406,49 @@ def test_pvc_not_bound_keeps_pod_pending_until_bound(sim: KubeSim) -> None:
             volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "late"}}],
         )
     )
+    n = len(sim.call(lambda: list(sim.store.iter(sim.api.rt("", "nodes")))))
+    expected = (
+        f"0/{n} nodes are available: pod has unbound immediate PersistentVolumeClaims. "
+        f"no new claims to deallocate, preemption: 0/{n} nodes are available: "
+        f"{n} Preemption is not helpful for scheduling."
+    )
 
-    def mount_event() -> bool:
+    def scheduling_event() -> bool:
         evs = sim.call(lambda: list(sim.store.iter(sim.api.rt("", "events"), "default")))
         return any(
-            e["reason"] == "FailedMount"
+            e["reason"] == "FailedScheduling"
             and e["involvedObject"]["name"] == "patient"
-            and "error processing PVC default/late: PVC is not bound" in e["message"]
+            and e["message"] == expected
             for e in evs
         )
 
-    wait_for(mount_event, what="FailedMount event")
-    assert phase(sim, "patient") == "Pending"
+    wait_for(scheduling_event, what="FailedScheduling event")
+    p = sim.lookup("pods", "default", "patient")
+    assert p is not None and not p["spec"].get("nodeName")
+    cond = next(c for c in p["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert (cond["status"], cond["reason"]) == ("False", "Unschedulable")
     sim.apply(nfs_pv("late-pv", "/exports/late"))
     assert finished(sim, "patient")["status"]["phase"] == "Succeeded"
+
+
+def test_missing_claim_is_named_by_the_scheduler(sim: KubeSim) -> None:
+    sim.apply(
+        pod(
+            "orphan",
+            "true",
+            volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "nowhere"}}],
+        )
+    )
+
+    def message() -> str | None:
+        p = sim.lookup("pods", "default", "orphan") or {}
+        conds = (p.get("status") or {}).get("conditions") or []
+        return next((c["message"] for c in conds if c["type"] == "PodScheduled"), None)
+
+    assert 'persistentvolumeclaim "nowhere" not found.' in wait_for(message, what="condition")
+    sim.apply(claim("nowhere", "nowhere-pv"))
+    sim.apply(nfs_pv("nowhere-pv", "/exports/nowhere"))
+    assert finished(sim, "orphan")["status"]["phase"] == "Succeeded"
 
 
 def test_deleting_a_pod_kills_its_processes(sim: KubeSim, core: Any) -> None:

@@ -4,7 +4,13 @@ from decimal import Decimal
 
 import pytest
 
-from kubesim.scheduling import SchedulingFailure, make_node, pod_requests, schedule
+from kubesim.scheduling import (
+    SchedulingFailure,
+    make_node,
+    pod_requests,
+    schedule,
+    volume_prefilter,
+)
 
 
 def pod(name="p", requests=None, limits=None, **spec):
@@ -259,3 +265,65 @@ def test_make_node_looks_like_a_kubelet_registration() -> None:
     cordoned = make_node("c", unschedulable=True)
     assert cordoned["spec"]["unschedulable"] is True
     assert cordoned["spec"]["taints"][0]["key"] == "node.kubernetes.io/unschedulable"
+
+
+def _claim_pod(*claims: str) -> dict:
+    return {
+        "metadata": {"name": "p", "namespace": "ns"},
+        "spec": {
+            "containers": [{"name": "c"}],
+            "volumes": [{"name": "scratch", "emptyDir": {}}]
+            + [{"name": c, "persistentVolumeClaim": {"claimName": c}} for c in claims],
+        },
+    }
+
+
+def _pvc(name: str, *, bound: bool = False, sc: str = "", deleting: bool = False) -> dict:
+    meta: dict = {"name": name, "namespace": "ns"}
+    spec: dict = {"storageClassName": sc} if sc else {}
+    if bound:
+        spec["volumeName"] = f"pv-{name}"
+        meta["annotations"] = {"pv.kubernetes.io/bind-completed": "yes"}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return {"metadata": meta, "spec": spec}
+
+
+def test_volume_prefilter_follows_the_volume_binding_plugin() -> None:
+    claims = {
+        "bound": _pvc("bound", bound=True),
+        "later": _pvc("later", sc="wffc"),
+        "now": _pvc("now", sc="standard"),
+        "prebound": {**_pvc("prebound"), "spec": {"volumeName": "pv-x"}},  # not yet complete
+        "going": _pvc("going", bound=True, deleting=True),
+    }
+    classes = {"wffc": {"volumeBindingMode": "WaitForFirstConsumer"}, "standard": {}}
+
+    def check(*names: str) -> str | None:
+        return volume_prefilter(_claim_pod(*names), claims.get, classes.get)
+
+    assert check() is None
+    assert check("bound", "later") is None  # WaitForFirstConsumer claims pass the PreFilter
+    assert check("bound", "now") == "pod has unbound immediate PersistentVolumeClaims"
+    assert check("prebound") == "pod has unbound immediate PersistentVolumeClaims"
+    # A missing or deleted claim is named, even after an unbound one.
+    assert check("now", "gone") == 'persistentvolumeclaim "gone" not found'
+    assert check("going") == 'persistentvolumeclaim "going" is being deleted'
+
+
+def test_a_prefilter_rejection_holds_on_every_node() -> None:
+    nodes = [make_node("a"), make_node("b")]
+    pod = _claim_pod("now")
+    msg = "pod has unbound immediate PersistentVolumeClaims"
+    result = schedule(pod, nodes, {}, prefilter=msg)
+    assert isinstance(result, SchedulingFailure)
+    assert result.message == (
+        "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. "
+        "no new claims to deallocate, preemption: 0/2 nodes are available: "
+        "2 Preemption is not helpful for scheduling."
+    )
+    never = {**pod, "spec": {**pod["spec"], "preemptionPolicy": "Never"}}
+    assert schedule(never, nodes, {}, prefilter=msg).message.endswith(  # type: ignore[union-attr]
+        "no new claims to deallocate, preemption: not eligible due to preemptionPolicy=Never."
+    )
+    assert schedule(pod, nodes, {}) == "a"
