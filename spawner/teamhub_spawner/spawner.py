@@ -311,15 +311,21 @@ class TeamSpawner(KubeSpawner):
         return removed
 
     async def get_pod_manifest(self) -> V1Pod:
+        """KubeSpawner's pod with teamhub's additions. Called once per start, after
+        provisioning; the plan (which holds the credential Secret's values) is dropped
+        here: the hub keeps no credentials of a running server in memory."""
         pod = await super().get_pod_manifest()
-        if self._plan is None:  # start() always provisions first
-            raise RuntimeError("TeamSpawner.get_pod_manifest called before provisioning")
+        p, self._plan = self._plan, None
+        if p is None:  # start() always provisions first
+            raise RuntimeError(
+                "TeamSpawner.get_pod_manifest is called once per start, after provisioning"
+            )
         ents = self.entitlements
         assert ents is not None
         additions = pod_additions(
             username=self.user.name,
             teams=ents.teams,
-            credential_secret=self._plan.credential_secret,
+            credential_secret=p.credential_secret,
             credentials=[(c.team, c.to_wire()) for c in ents.credentials],
             volumes=[(v.scope, v.to_wire()) for v in ents.volumes],
             home=self.teams_config.home.to_wire(),

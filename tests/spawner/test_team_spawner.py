@@ -64,6 +64,9 @@ async def test_start_creates_the_users_world_and_stop_removes_credentials(sim, c
     sp = make_spawner(user)
     url = await sp.start()
     assert url.endswith(":8888")
+    # The credential Secret's values were sent, not kept: the running server's spawner
+    # holds no copy of the OIDC token (the hub keeps it only in the encrypted auth state).
+    assert "oidc-alice" not in repr(vars(sp))
     ns = "teamhub-alice"
     assert sp.namespace == ns
     labels = core.read_namespace(ns).metadata.labels
