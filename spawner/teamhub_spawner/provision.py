@@ -205,8 +205,9 @@ async def read_shared(
 ) -> dict | None:
     """:func:`read`, shared by every caller that asks within ``ttl`` seconds (and by all
     callers waiting on the same request). For objects many spawns read and none writes:
-    the admin-managed team Secrets. A missing object is not remembered. The answer is
-    shared: do not modify it."""
+    the admin-managed team Secrets. A missing object is not remembered, and an answer is
+    forgotten when its ``ttl`` is over (the hub keeps no credential values between
+    bursts of starts). The answer is shared: do not modify it."""
     loop = asyncio.get_running_loop()
     cache = _shared.setdefault(loop, {})
     key = (kind, namespace, name)
@@ -224,7 +225,14 @@ async def read_shared(
         raise
     if result is None and cache.get(key) is entry:
         del cache[key]
+    else:
+        loop.call_at(entry[0], _forget, cache, key, entry)
     return result
+
+
+def _forget(cache: dict, key: tuple, entry: tuple) -> None:
+    if cache.get(key) is entry:
+        del cache[key]
 
 
 async def ensure(obj: Mapping, attempts: int = 4) -> str:

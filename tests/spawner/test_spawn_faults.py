@@ -278,6 +278,25 @@ async def test_a_transient_error_is_retried_until_it_passes(sim, quiet) -> None:
     assert sim.counters.total("get", "secrets", HUB_NS) == 2
 
 
+async def test_admin_secret_reads_are_shared_briefly_then_forgotten(sim, quiet) -> None:
+    """Starts that begin together read an admin's team Secret once; once the sharing
+    window is over the hub holds no copy of it, and the next start reads it again."""
+    sim.counters.reset()
+
+    async def read() -> dict | None:
+        return await provision.read_shared("Secret", HUB_NS, "vision-s3", ttl=0.3)
+
+    got = await asyncio.gather(*(read() for _ in range(5)))
+    assert all(g is got[0] for g in got) and got[0]["metadata"]["name"] == "vision-s3"
+    assert (await read()) is got[0]  # still within the window
+    assert sim.counters.total("get", "secrets", HUB_NS) == 1
+    await asyncio.sleep(0.4)
+    held = provision._shared.get(asyncio.get_running_loop(), {})
+    assert ("Secret", HUB_NS, "vision-s3") not in held
+    assert (await read()) is not got[0]
+    assert sim.counters.total("get", "secrets", HUB_NS) == 2
+
+
 async def test_stop_retries_and_removes_pod_and_credentials(sim, quiet, core, monkeypatch):
     sp = make_spawner(FakeUser("stopper", ["vision"]))
     await sp.start()
