@@ -21,7 +21,7 @@ from kubernetes_asyncio.client.rest import ApiException
 
 from teamhub_spawner.apiclients import shared
 
-#: kind -> (API prefix, plural, namespaced), for every kind teamhub creates or prunes.
+#: kind -> (API prefix, plural, namespaced), for every kind teamhub creates, prunes or reads.
 PATHS: dict[str, tuple[str, str, bool]] = {
     "Namespace": ("/api/v1", "namespaces", False),
     "ServiceAccount": ("/api/v1", "serviceaccounts", True),
@@ -35,6 +35,8 @@ PATHS: dict[str, tuple[str, str, bool]] = {
     "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
     "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies", True),
     "LocalQueue": ("/apis/kueue.x-k8s.io/v1beta1", "localqueues", True),
+    # Read only: whether a claim binds before its pod exists (claims.py).
+    "StorageClass": ("/apis/storage.k8s.io/v1", "storageclasses", False),
 }
 
 #: verb -> HTTP method.

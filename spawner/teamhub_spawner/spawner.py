@@ -38,9 +38,9 @@ from teamhub_hub.authenticator import AUTH_STATE_KEY
 from teamhub_hub.registry import teams_config_for
 from teamhub_hub.teams import Entitlements, EntitlementsConflictError
 from tornado import web
-from traitlets import Bool, Integer, TraitError, Unicode, default, validate
+from traitlets import Bool, Float, Integer, TraitError, Unicode, default, validate
 
-from teamhub_spawner import apiclients, ordering, provision
+from teamhub_spawner import apiclients, claims, ordering, provision
 from teamhub_spawner.objects import (
     access_token_patch,
     apply_pod_additions,
@@ -117,6 +117,16 @@ class TeamSpawner(KubeSpawner):
         help="""Delete the user's namespace, and with it their home and everything they
         created, when the user is deleted from the hub. Off by default: deleting a user
         in the admin panel then keeps their data, and an admin removes the namespace.""",
+    )
+
+    volume_bind_timeout = Float(
+        30.0,
+        config=True,
+        help="""Seconds a start waits for the user's volume claims to be bound before it
+        creates the pod (the scheduler does not place a pod with an unbound claim, and
+        retries it only after a back-off). Claims of a `WaitForFirstConsumer` StorageClass
+        are not waited for. When the time is up the pod is created anyway, and its
+        `FailedScheduling` events in the spawn progress say which claim holds it up.""",
     )
 
     k8s_api_trust_env = Bool(
@@ -281,11 +291,46 @@ class TeamSpawner(KubeSpawner):
             removed = done[1]
             if removed:
                 self._step(f"Removed {len(removed)} object(s) from teams you left")
+            await self._wait_for_claims(p)
             self._plan = p
         except provision.ProvisionError as e:
             raise web.HTTPError(500, f"Could not prepare {self.user.name}'s server: {e}") from e
         finally:
             self._provisioned.set()
+
+    async def _start_watching_claims(self) -> Any:
+        """The shared reflector of teamhub's claims (started by the first start, like
+        KubeSpawner's pod and event reflectors)."""
+        return await self._start_reflector(**claims.reflector_options())
+
+    async def _wait_for_claims(self, p: Plan) -> None:
+        """Wait (briefly) for the plan's claims to be bound: see :mod:`.claims`."""
+        names = [o["metadata"]["name"] for o in p.objects if o["kind"] == "PersistentVolumeClaim"]
+        if not names:
+            return
+        reflector = await self._start_watching_claims()
+        modes: dict[str, str] = {}
+
+        async def binding_mode(class_name: str) -> str:
+            if class_name not in modes:
+                sc = await provision.read_shared("StorageClass", "", class_name)
+                modes[class_name] = (sc or {}).get("volumeBindingMode") or "Immediate"
+            return modes[class_name]
+
+        left = await claims.unbound(reflector.resources, self.namespace, names, binding_mode)
+        if not left:
+            return
+        self._step(f"Waiting for {len(left)} volume(s) to be bound")
+        left = await claims.wait_bound(
+            reflector, self.namespace, left, binding_mode, self.volume_bind_timeout
+        )
+        if left:
+            self.log.warning(
+                "%s: claim(s) %s not bound after %.0f s; creating the pod anyway",
+                self.user.name,
+                ", ".join(left),
+                self.volume_bind_timeout,
+            )
 
     async def _prune(self, p: Plan, fresh_namespace: bool = False) -> list[str]:
         """Delete the objects of :data:`PRUNABLE` kinds the plan no longer has. In a

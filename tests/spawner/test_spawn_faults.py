@@ -70,6 +70,7 @@ async def reflectors(sim: KubeSim) -> AsyncIterator[None]:
     sp = make_spawner(FakeUser("warmup", []))
     await sp._start_watching_pods()
     await sp._start_watching_events()
+    await sp._start_watching_claims()
     yield
     await KubeSpawner._stop_all_reflectors()
 
@@ -278,21 +279,24 @@ async def test_a_transient_error_is_retried_until_it_passes(sim, quiet) -> None:
     assert sim.counters.total("get", "secrets", HUB_NS) == 2
 
 
-async def test_admin_secret_reads_are_shared_briefly_then_forgotten(sim, quiet) -> None:
+async def test_admin_secret_reads_are_shared_briefly_then_forgotten(sim, quiet, core) -> None:
     """Starts that begin together read an admin's team Secret once; once the sharing
     window is over the hub holds no copy of it, and the next start reads it again."""
+    core.create_namespaced_secret(
+        HUB_NS, {"metadata": {"name": "team-shared"}, "stringData": {"KEY": "value"}}
+    )
     sim.counters.reset()
 
     async def read() -> dict | None:
-        return await provision.read_shared("Secret", HUB_NS, "vision-s3", ttl=0.3)
+        return await provision.read_shared("Secret", HUB_NS, "team-shared", ttl=0.3)
 
     got = await asyncio.gather(*(read() for _ in range(5)))
-    assert all(g is got[0] for g in got) and got[0]["metadata"]["name"] == "vision-s3"
+    assert all(g is got[0] for g in got) and got[0]["metadata"]["name"] == "team-shared"
     assert (await read()) is got[0]  # still within the window
     assert sim.counters.total("get", "secrets", HUB_NS) == 1
     await asyncio.sleep(0.4)
     held = provision._shared.get(asyncio.get_running_loop(), {})
-    assert ("Secret", HUB_NS, "vision-s3") not in held
+    assert ("Secret", HUB_NS, "team-shared") not in held
     assert (await read()) is not got[0]
     assert sim.counters.total("get", "secrets", HUB_NS) == 2
 

@@ -1,0 +1,95 @@
+"""Waiting for a user's volume claims to bind before their pod is created.
+
+kube-scheduler does not place a pod whose claim is not yet bound (VolumeBinding's
+PreFilter: ``pod has unbound immediate PersistentVolumeClaims``); it parks the pod and
+tries again after a claim changes, with a back-off of a second or more, and KubeSpawner
+then notices the running pod only at its own next look (its waits double each time). A
+start creates its claims a moment before the pod, while the PV controller is still
+binding them; under a burst of starts that moment is seconds. So TeamSpawner waits for
+its claims to be bound first: the user sees "Waiting for volumes" rather than a
+FailedScheduling warning, and the pod is scheduled at once.
+
+The hub learns about claims from one cluster-wide watch of teamhub's claims (a
+KubeSpawner reflector, shared by every spawner like its pod and event reflectors), never
+from polling the API or from a watch per namespace. Claims of a ``WaitForFirstConsumer``
+StorageClass bind only once a pod uses them: they are not waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from kubespawner.reflector import ResourceReflector
+
+from teamhub_spawner.objects import labels as L
+
+#: The reflector's key among KubeSpawner's shared reflectors.
+REFLECTOR_KIND = "teamhub-claims"
+#: How often the reflector's copy is looked at while waiting (in memory, no requests).
+CHECK_INTERVAL = 0.02
+
+
+class ClaimReflector(ResourceReflector):
+    """The PersistentVolumeClaims teamhub manages, in every namespace."""
+
+    kind = "persistentvolumeclaims"
+    list_method_name = "list_persistent_volume_claim_for_all_namespaces"
+
+
+def reflector_options() -> dict[str, Any]:
+    """Keyword arguments for KubeSpawner's ``_start_reflector``."""
+    return {
+        "kind": REFLECTOR_KIND,
+        "reflector_class": ClaimReflector,
+        "labels": {L.MANAGED_BY: L.MANAGED_BY_VALUE},
+        "omit_namespace": True,
+    }
+
+
+async def unbound(
+    claims: dict[str, dict],
+    namespace: str,
+    names: Iterable[str],
+    binding_mode: Callable[[str], Awaitable[str]],
+) -> list[str]:
+    """The claims among ``names`` (in ``namespace``) the scheduler would find unbound.
+
+    ``claims`` is the reflector's copy (``"<namespace>/<name>"`` -> claim);
+    ``binding_mode(class_name)`` gives a StorageClass's ``volumeBindingMode`` (asked for
+    every claim with a class, bound or not, so that what a start reads does not depend on
+    timing). A claim not seen yet counts as unbound; one of a ``WaitForFirstConsumer``
+    class never does.
+    """
+    out = []
+    for name in names:
+        pvc = claims.get(f"{namespace}/{name}")
+        if pvc is None:
+            out.append(name)
+            continue
+        class_name = (pvc.get("spec") or {}).get("storageClassName") or ""
+        if class_name and await binding_mode(class_name) == "WaitForFirstConsumer":
+            continue
+        if (pvc.get("status") or {}).get("phase") != "Bound":
+            out.append(name)
+    return out
+
+
+async def wait_bound(
+    reflector: ResourceReflector,
+    namespace: str,
+    names: list[str],
+    binding_mode: Callable[[str], Awaitable[str]],
+    timeout: float,
+) -> list[str]:
+    """Wait until none of ``names`` is unbound, at most ``timeout`` seconds; the names
+    still unbound then (the pod is created anyway: the scheduler's events tell why it
+    waits)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        left = await unbound(reflector.resources, namespace, names, binding_mode)
+        if not left or loop.time() >= deadline:
+            return left
+        await asyncio.sleep(CHECK_INTERVAL)

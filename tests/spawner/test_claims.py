@@ -1,0 +1,101 @@
+"""Waiting for a user's claims to bind before the pod (spawner/teamhub_spawner/claims.py):
+which claims count as unbound, that the wait ends when they bind or when time is up, and
+that a start's pod is then scheduled without a FailedScheduling detour."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
+
+import pytest
+import pytest_asyncio
+from kubespawner import KubeSpawner
+from teamhub_spawner import claims
+
+from kubesim.sim import KubeSim
+from tests.spawner.spawner_support import FakeUser, make_spawner, spawner_kubesim
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+def pvc(name: str, phase: str = "Pending", storage_class: str = "") -> dict:
+    spec = {"storageClassName": storage_class} if storage_class else {}
+    return {"metadata": {"name": name, "namespace": "ns"}, "spec": spec, "status": {"phase": phase}}
+
+
+async def modes(name: str) -> str:
+    return {"late": "WaitForFirstConsumer"}.get(name, "Immediate")
+
+
+async def test_what_counts_as_unbound() -> None:
+    seen = {
+        "ns/bound": pvc("bound", "Bound"),
+        "ns/pending": pvc("pending", storage_class="standard"),
+        "ns/static": pvc("static"),
+        "ns/first-consumer": pvc("first-consumer", storage_class="late"),
+        "other/bound": pvc("bound", "Bound"),
+    }
+    names = ["bound", "pending", "static", "first-consumer", "not-seen-yet"]
+    assert await claims.unbound(seen, "ns", names, modes) == [
+        "pending",
+        "static",
+        "not-seen-yet",
+    ]
+
+
+async def test_the_wait_ends_when_claims_bind_or_time_is_up() -> None:
+    reflector = SimpleNamespace(resources={"ns/a": pvc("a"), "ns/b": pvc("b", "Bound")})
+
+    async def bind_later() -> None:
+        await asyncio.sleep(0.15)
+        reflector.resources = {**reflector.resources, "ns/a": pvc("a", "Bound")}
+
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    binder = asyncio.create_task(bind_later())
+    assert await claims.wait_bound(reflector, "ns", ["a", "b"], modes, timeout=5) == []  # type: ignore[arg-type]
+    assert 0.1 <= loop.time() - t0 < 2
+    await binder
+
+    t0 = loop.time()
+    left = await claims.wait_bound(reflector, "ns", ["a", "never"], modes, timeout=0.2)  # type: ignore[arg-type]
+    assert left == ["never"]
+    assert loop.time() - t0 >= 0.2
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
+    secret = {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s3cr3t"}
+    with spawner_kubesim(tmp_path_factory.mktemp("claims"), secret, kueue=True) as s:
+        yield s
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", autouse=True)
+async def stop_reflectors() -> AsyncIterator[None]:
+    """KubeSpawner's reflectors are shared by the class: stopped after this module, so
+    that no other module finds reflectors of this module's kubesim."""
+    yield
+    await KubeSpawner._stop_all_reflectors()
+
+
+async def test_starts_schedule_their_pods_without_unbound_claims(sim: KubeSim) -> None:
+    """Ten users starting together: every pod is scheduled at its first try (no
+    FailedScheduling event), and the hub holds one watch of claims for all of them."""
+    users = [FakeUser(f"c{i}", ["vision"]) for i in range(10)]
+    spawners = [make_spawner(u) for u in users]
+    await asyncio.gather(*(sp.start() for sp in spawners))
+    events = sim.call(lambda: list(sim.store.iter(sim.api.rt("", "events"))))
+    failed = [e["message"] for e in events if e["reason"] == "FailedScheduling"]
+    assert failed == []
+    reflectors = [k for k in spawners[0].__class__.reflectors if k[0] == claims.REFLECTOR_KIND]
+    assert reflectors == [(claims.REFLECTOR_KIND, None)]
+    await asyncio.gather(*(sp.stop() for sp in spawners))
+
+
+async def test_the_claim_watch_is_one_whatever_the_users(sim: KubeSim) -> None:
+    before = sim.call(sim.store.watcher_count)
+    spawners = [make_spawner(FakeUser(f"w{i}", ["vision"])) for i in range(5)]
+    await asyncio.gather(*(sp.start() for sp in spawners))
+    assert sim.call(sim.store.watcher_count) == before
+    await asyncio.gather(*(sp.stop() for sp in spawners))
