@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from types import SimpleNamespace
 
 import pytest
 import pytest_asyncio
@@ -44,24 +43,38 @@ async def test_what_counts_as_unbound() -> None:
     ]
 
 
+class FakeReflector(claims.ClaimReflector):
+    """A ClaimReflector's waking, without its watch."""
+
+    def __init__(self, items: dict) -> None:  # no ResourceReflector.__init__: no client
+        self._waiters = {}
+        self.items = claims._Claims(items, self._wake)
+
+    @property  # type: ignore[override]
+    def resources(self) -> dict:
+        return self.items
+
+
 async def test_the_wait_ends_when_claims_bind_or_time_is_up() -> None:
-    reflector = SimpleNamespace(resources={"ns/a": pvc("a"), "ns/b": pvc("b", "Bound")})
+    reflector = FakeReflector({"ns/a": pvc("a"), "ns/b": pvc("b", "Bound")})
 
     async def bind_later() -> None:
         await asyncio.sleep(0.15)
-        reflector.resources = {**reflector.resources, "ns/a": pvc("a", "Bound")}
+        reflector.resources["ns/other"] = pvc("other", "Bound")  # wakes nobody waiting
+        reflector.resources["ns/a"] = pvc("a", "Bound")
 
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     binder = asyncio.create_task(bind_later())
-    assert await claims.wait_bound(reflector, "ns", ["a", "b"], modes, timeout=5) == []  # type: ignore[arg-type]
+    assert await claims.wait_bound(reflector, "ns", ["a", "b"], modes, timeout=5) == []
     assert 0.1 <= loop.time() - t0 < 2
     await binder
 
     t0 = loop.time()
-    left = await claims.wait_bound(reflector, "ns", ["a", "never"], modes, timeout=0.2)  # type: ignore[arg-type]
+    left = await claims.wait_bound(reflector, "ns", ["a", "never"], modes, timeout=0.2)
     assert left == ["never"]
     assert loop.time() - t0 >= 0.2
+    assert reflector._waiters == {}  # a wait that ended leaves nothing registered
 
 
 @pytest.fixture(scope="module")
