@@ -55,6 +55,10 @@ class VolumeController(Controller):
         ("", "persistentvolumes"),
         ("storage.k8s.io", "storageclasses"),
     )
+    #: Pods wait for their claims to bind (the scheduler's VolumeBinding check): binding
+    #: must keep up with a burst of creates, as the real PV controller, beside the API
+    #: server, does.
+    turn = 0.005
 
     def __init__(self, sim: KubeSim) -> None:
         super().__init__(sim)
