@@ -11,10 +11,14 @@ from collections.abc import Hashable
 
 from kubesim import errors
 from kubesim.controllers import Controller
-from kubesim.scheduling import SchedulingFailure, requests_of, schedule, volume_prefilter
+from kubesim.scheduling import (
+    TERMINAL_PHASES,
+    SchedulingFailure,
+    requests_of,
+    schedule,
+    volume_prefilter,
+)
 from kubesim.store import Event, deep_copy, now_rfc3339
-
-TERMINAL = ("Succeeded", "Failed")
 
 
 class Scheduler(Controller):
@@ -49,7 +53,7 @@ class Scheduler(Controller):
             return
         m, spec = ev.obj["metadata"], ev.obj.get("spec", {})
         key = (m["namespace"], m["name"])
-        gone = ev.type == "DELETED" or ev.obj.get("status", {}).get("phase") in TERMINAL
+        gone = ev.type == "DELETED" or ev.obj.get("status", {}).get("phase") in TERMINAL_PHASES
         self._index(ev.obj, gone)
         if gone:
             self.unschedulable.discard(key)
@@ -73,7 +77,7 @@ class Scheduler(Controller):
         if self._on_node is None:
             self._on_node = {}
             for p in self.store.iter(self.api.rt("", "pods")):
-                self._index(p, p.get("status", {}).get("phase") in TERMINAL)
+                self._index(p, p.get("status", {}).get("phase") in TERMINAL_PHASES)
         return {node: list(pods.values()) for node, pods in self._on_node.items()}
 
     def _retry_unschedulable(self, namespace: str | None = None) -> None:
