@@ -11,6 +11,7 @@ the number of users), profiles, state and the proxy URL. TeamSpawner adds, at ev
 3. **their objects** (:mod:`.plan` → :mod:`.provision`): namespace, ServiceAccount + Role +
    RoleBinding, the credential Secret, a pre-bound PV/PVC per team/global volume, home,
    NetworkPolicy, ResourceQuota; objects the user is no longer entitled to are removed;
+   then the claims are waited for until bound (:mod:`.claims`), so the pod schedules at once;
 4. **the pod**: KubeSpawner's pod plus :func:`~teamhub_spawner.objects.pod_additions`
    (ServiceAccount, restricted security context, mounts, tokens through ``secretKeyRef``).
 
