@@ -116,6 +116,7 @@ def _record_steps() -> None:
     from kubespawner import KubeSpawner
     from kubespawner.reflector import ResourceReflector
     from kubespawner.spawner import PodReflector
+    from teamhub_spawner.reflectors import TeamPodReflector
 
     get_manifest, create_pod = KubeSpawner.get_pod_manifest, KubeSpawner._make_create_pod_request
 
@@ -131,8 +132,19 @@ def _record_steps() -> None:
         return ok
 
     KubeSpawner.get_pod_manifest = get_pod_manifest  # TeamSpawner's calls super()'s
-    KubeSpawner._make_create_pod_request = make_create_pod_request
+    KubeSpawner._make_create_pod_request = make_create_pod_request  # and this one
     list_and_update = ResourceReflector._list_and_update
+    wake = TeamPodReflector._wake
+
+    def _wake(self: Any, key: str) -> None:
+        # TeamSpawner's pod reflector replaces its store after each (re)list with one
+        # that reports changes: noted here instead of through _SeenRunning.
+        pod = self.resources.get(key)
+        if key in PODS and pod and (pod.get("status") or {}).get("phase") == "Running":
+            _step(PODS[key], "running")
+        wake(self, key)
+
+    TeamPodReflector._wake = _wake
 
     async def _list_and_update(self: Any, *args: Any, **kwargs: Any) -> Any:
         # The shared reflectors' (re)lists are no spawn's, whichever spawn started them.
@@ -141,7 +153,7 @@ def _record_steps() -> None:
             rv = await list_and_update(self, *args, **kwargs)
         finally:
             CURRENT.reset(token)
-        if isinstance(self, PodReflector):
+        if isinstance(self, PodReflector) and not isinstance(self, TeamPodReflector):
             self._trait_values["resources"] = _SeenRunning(self.resources)
         return rv
 

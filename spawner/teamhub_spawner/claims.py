@@ -21,68 +21,19 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from kubespawner.reflector import ResourceReflector
-
 from teamhub_spawner.objects import labels as L
+from teamhub_spawner.reflectors import WakingReflector
 
 #: The reflector's key among KubeSpawner's shared reflectors.
 REFLECTOR_KIND = "teamhub-claims"
 
 
-class _Claims(dict):
-    """The reflector's copy of the claims; tells ``wake`` which claim changed."""
-
-    def __init__(self, items: dict, wake: Callable[[str], None]) -> None:
-        super().__init__(items)
-        self._wake = wake
-
-    def __setitem__(self, key: str, value: dict) -> None:
-        super().__setitem__(key, value)
-        self._wake(key)
-
-    def pop(self, key: str, *default: Any) -> Any:
-        value = super().pop(key, *default)
-        self._wake(key)
-        return value
-
-
-class ClaimReflector(ResourceReflector):
+class ClaimReflector(WakingReflector):
     """The PersistentVolumeClaims teamhub manages, in every namespace. A start waiting for
     its claims is woken when one of them changes (not every start at every change)."""
 
     kind = "persistentvolumeclaims"
     list_method_name = "list_persistent_volume_claim_for_all_namespaces"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
-
-    async def _list_and_update(self, *args: Any, **kwargs: Any) -> Any:
-        rv = await super()._list_and_update(*args, **kwargs)
-        self.resources = _Claims(self.resources, self._wake)
-        for key in list(self._waiters):  # a (re)list may have changed any claim
-            self._wake(key)
-        return rv
-
-    def _wake(self, key: str) -> None:
-        for fut in self._waiters.pop(key, ()):
-            if not fut.done():
-                fut.set_result(None)
-
-    def changed(self, keys: list[str]) -> asyncio.Future[None]:
-        """A future done when any of ``keys`` (``"<namespace>/<name>"``) changes."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        for key in keys:
-            self._waiters.setdefault(key, []).append(fut)
-        return fut
-
-    def forget(self, fut: asyncio.Future[None], keys: list[str]) -> None:
-        for key in keys:
-            waiting = self._waiters.get(key)
-            if waiting and fut in waiting:
-                waiting.remove(fut)
-                if not waiting:
-                    del self._waiters[key]
 
 
 def reflector_options() -> dict[str, Any]:

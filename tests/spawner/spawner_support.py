@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from jupyterhub.objects import Hub, Server
 from kubernetes import client, config
 from kubernetes_asyncio.config import kube_config
+from kubespawner import KubeSpawner
 from kubespawner.clients import load_config
 from teamhub_spawner.spawner import TeamSpawner
 from traitlets.config import Config
@@ -23,6 +25,15 @@ from kubesim.sim import KubeSim
 from tests.hub.teams_fixtures import BASE
 
 HUB_NS = "hub"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", autouse=True)
+async def stop_reflectors() -> Any:
+    """KubeSpawner's reflectors are shared by the class: a module that imports this
+    fixture stops them at its end, so that no later module finds reflectors watching
+    this module's (stopped) kubesim."""
+    yield
+    await KubeSpawner._stop_all_reflectors()
 
 
 @contextmanager

@@ -5,15 +5,18 @@ that a start's pod is then scheduled without a FailedScheduling detour."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
-import pytest_asyncio
-from kubespawner import KubeSpawner
-from teamhub_spawner import claims
+from teamhub_spawner import claims, reflectors
 
 from kubesim.sim import KubeSim
-from tests.spawner.spawner_support import FakeUser, make_spawner, spawner_kubesim
+from tests.spawner.spawner_support import (
+    FakeUser,
+    make_spawner,
+    spawner_kubesim,
+    stop_reflectors,  # noqa: F401 (an autouse fixture)
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -48,7 +51,7 @@ class FakeReflector(claims.ClaimReflector):
 
     def __init__(self, items: dict) -> None:  # no ResourceReflector.__init__: no client
         self._waiters = {}
-        self.items = claims._Claims(items, self._wake)
+        self.items = reflectors._Watched(items, self._wake)
 
     @property  # type: ignore[override]
     def resources(self) -> dict:
@@ -82,14 +85,6 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
     secret = {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s3cr3t"}
     with spawner_kubesim(tmp_path_factory.mktemp("claims"), secret, kueue=True) as s:
         yield s
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module", autouse=True)
-async def stop_reflectors() -> AsyncIterator[None]:
-    """KubeSpawner's reflectors are shared by the class: stopped after this module, so
-    that no other module finds reflectors of this module's kubesim."""
-    yield
-    await KubeSpawner._stop_all_reflectors()
 
 
 async def test_starts_schedule_their_pods_without_unbound_claims(sim: KubeSim) -> None:

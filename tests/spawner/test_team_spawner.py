@@ -8,7 +8,9 @@ The full stack (real hub, proxy, OIDC login, process kubelet) is in tests/e2e.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +26,7 @@ from tests.spawner.spawner_support import (
     core_api,
     make_spawner,
     spawner_kubesim,
+    stop_reflectors,  # noqa: F401 (an autouse fixture)
     teams_config,
 )
 
@@ -269,4 +272,86 @@ async def test_a_leftover_pod_of_the_same_name_is_replaced(sim, core) -> None:
     assert again.status.phase == "Running"
     # Stopping the old pod mid-start kept the credential Secret the new pod needs.
     assert core.read_namespaced_secret("teamhub-credentials", "teamhub-kira").data
+    await sp.stop()
+
+
+async def _until(check: Any, what: str, timeout: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def _pending(core: client.CoreV1Api, ns: str, name: str) -> bool:
+    try:
+        return core.read_namespaced_pod(name, ns).status.phase == "Pending"
+    except client.ApiException:
+        return False
+
+
+def _set_unschedulable(core: client.CoreV1Api, value: bool) -> None:
+    for node in core.list_node().items:
+        core.patch_node(node.metadata.name, {"spec": {"unschedulable": value}})
+
+
+@contextlib.contextmanager
+def _cordoned(core: client.CoreV1Api) -> Iterator[None]:
+    """Every node unschedulable (pods stay Pending) until the block ends or the test
+    uncordons them."""
+    _set_unschedulable(core, True)
+    try:
+        yield
+    finally:
+        _set_unschedulable(core, False)
+
+
+async def test_start_goes_on_when_the_watch_shows_its_pod_running(sim, core, monkeypatch) -> None:
+    """KubeSpawner waits for the pod to run by looking at its reflector at doubling
+    intervals (up to 0.2 s, 0.4 s, 0.8 s … later); TeamSpawner's pod create returns when
+    the pod watch shows the pod running, so that wait finds it running at its first look.
+    The pod here can run only once the test uncordons the node."""
+    import kubespawner.spawner as ks
+
+    looks: list[bool] = []
+    original = ks.exponential_backoff
+
+    async def recording(pass_func: Any, fail_message: str, *args: Any, **kwargs: Any) -> Any:
+        if "did not start" not in fail_message:  # only KubeSpawner's wait for the pod
+            return await original(pass_func, fail_message, *args, **kwargs)
+
+        def look() -> Any:
+            looks.append(bool(result := pass_func()))
+            return result
+
+        return await original(look, fail_message, *args, **kwargs)
+
+    monkeypatch.setattr(ks, "exponential_backoff", recording)
+    sp = make_spawner(FakeUser("lena", ["vision"]))
+    with _cordoned(core):
+        start = asyncio.ensure_future(sp.start())
+        await _until(lambda: _pending(core, "teamhub-lena", sp.pod_name), "the pod, Pending")
+        await asyncio.sleep(0.3)  # long enough for KubeSpawner's wait to have looked
+        assert not start.done()
+        _set_unschedulable(core, False)
+        await start
+    assert looks == [True]
+    assert core.read_namespaced_pod(sp.pod_name, "teamhub-lena").status.phase == "Running"
+    await sp.stop()
+
+
+async def test_after_pod_created_hook_still_runs_before_the_pod_does(sim, core) -> None:
+    """With an ``after_pod_created_hook`` (or internal TLS, or a Service), KubeSpawner has
+    work between creating the pod and its start, which the pod may wait for: the pod
+    create does not wait for the pod to run then. This hook is what lets the pod run."""
+    seen: list[str] = []
+    with _cordoned(core):
+
+        def hook(spawner: Any, pod: dict) -> None:
+            seen.append(pod["status"]["phase"])
+            _set_unschedulable(core, False)
+
+        sp = make_spawner(FakeUser("milo", ["vision"]), traits={"after_pod_created_hook": hook})
+        await asyncio.wait_for(sp.start(), 15)
+    assert seen == ["Pending"]
     await sp.stop()
