@@ -167,6 +167,13 @@ def report_phase(r: dict, users: int) -> None:
             f"  time-to-ready   median {statistics.median(t) * 1000:7.0f} ms   "
             f"p95 {pct(t, 95) * 1000:7.0f} ms   max {max(t) * 1000:7.0f} ms"
         )
+        ranks = [r for r in (1, 10, 25, 50, 75, 95, 100) if r <= len(t)]
+        ordered = sorted(t)
+        print(
+            "  k-th user ready after "
+            + ", ".join(f"{k}: {ordered[k - 1] * 1000:.0f}" for k in ranks)
+            + " ms"
+        )
     w = r["warm_times"]
     if w:
         print(

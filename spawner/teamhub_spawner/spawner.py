@@ -13,7 +13,9 @@ the number of users), profiles, state and the proxy URL. TeamSpawner adds, at ev
    NetworkPolicy, ResourceQuota; objects the user is no longer entitled to are removed;
    then the claims are waited for until bound (:mod:`.claims`), so the pod schedules at once;
 4. **the pod**: KubeSpawner's pod plus :func:`~teamhub_spawner.objects.pod_additions`
-   (ServiceAccount, restricted security context, mounts, tokens through ``secretKeyRef``).
+   (ServiceAccount, restricted security context, mounts, tokens through ``secretKeyRef``),
+   followed through KubeSpawner's shared reflectors (:mod:`.podwatch`): the start returns
+   as soon as the pod watch shows it running.
 
 On stop the pod and the credential Secret go (no credentials at rest without a running
 server); data volumes and the namespace stay. A start that fails or is cancelled removes
@@ -53,10 +55,10 @@ from teamhub_spawner.objects import labels as L
 from teamhub_spawner.objects.namespace import PSA_LEVELS
 from teamhub_spawner.plan import PRUNABLE, Plan, ServerInputs, plan, stale
 from teamhub_spawner.podmanifest import PodManifest, PodsApi
-from teamhub_spawner.reflectors import TeamPodReflector, WakingReflector
+from teamhub_spawner.podwatch import PodWatch
 
 
-class TeamSpawner(KubeSpawner):
+class TeamSpawner(PodWatch, KubeSpawner):
     """Spawns each user's notebook with their teams' volumes, credentials and identity."""
 
     hub_namespace = Unicode(
@@ -304,56 +306,6 @@ class TeamSpawner(KubeSpawner):
         """The shared reflector of teamhub's claims (started by the first start, like
         KubeSpawner's pod and event reflectors)."""
         return await self._start_reflector(**claims.reflector_options())
-
-    async def _start_watching_pods(self, replace: bool = False) -> Any:
-        """KubeSpawner's pod reflector (the same watch, labels and ``pods``) that wakes the
-        start waiting for its pod (:mod:`.reflectors`)."""
-        return await self._start_reflector(
-            kind="pods",
-            reflector_class=TeamPodReflector,
-            labels={"component": self.component_label},
-            omit_namespace=self.enable_user_namespaces,
-            replace=replace,
-        )
-
-    async def _make_create_pod_request(self, pod: Any, request_timeout: float) -> bool:
-        """KubeSpawner's pod create, then a wait for the pod to run that ends when the
-        watch says so: KubeSpawner's own wait, which follows, then finds it running at
-        its first look instead of at one of its doubling intervals. Not when KubeSpawner
-        has work to do between creating the pod and its start (internal TLS, a Service,
-        ``after_pod_created_hook``): that work may be what the pod waits for."""
-        created = await super()._make_create_pod_request(pod, request_timeout)
-        if created and not (
-            self.internal_ssl or self.services_enabled or self.after_pod_created_hook
-        ):
-            await self._until_pod_settles()
-        return created
-
-    async def _until_pod_settles(self) -> None:
-        """Wait until the new pod runs, ends, is deleted or goes (at most
-        ``start_timeout``). A pod the watch has not shown within
-        ``k8s_api_request_timeout`` is left to KubeSpawner's wait, which restarts the
-        pod reflector when a pod never shows up."""
-        reflector = self.pod_reflector
-        if not isinstance(reflector, WakingReflector):  # a plain KubeSpawner's reflector
-            return
-        key = f"{self.namespace}/{self.pod_name}"
-        keys = [key]
-        if not await reflector.wait_until(
-            keys, lambda: key in reflector.resources, self.k8s_api_request_timeout
-        ):
-            return
-
-        def settled() -> bool:
-            pod = reflector.resources.get(key)
-            return (
-                pod is None
-                or "deletionTimestamp" in pod["metadata"]
-                or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-                or self.is_pod_running(pod)
-            )
-
-        await reflector.wait_until(keys, settled, self.start_timeout)
 
     async def _wait_for_claims(self, p: Plan) -> None:
         """Wait (briefly) for the plan's claims to be bound: see :mod:`.claims`."""

@@ -51,7 +51,7 @@ class FakeReflector(claims.ClaimReflector):
 
     def __init__(self, items: dict) -> None:  # no ResourceReflector.__init__: no client
         self._waiters = {}
-        self.items = reflectors._Watched(items, self._wake)
+        self.items = reflectors._Watched(items, self._on_change)
 
     @property  # type: ignore[override]
     def resources(self) -> dict:

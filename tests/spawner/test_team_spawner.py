@@ -355,3 +355,26 @@ async def test_after_pod_created_hook_still_runs_before_the_pod_does(sim, core) 
         await asyncio.wait_for(sp.start(), 15)
     assert seen == ["Pending"]
     await sp.stop()
+
+
+async def test_a_pods_events_are_its_own_as_kubespawner_finds_them(sim, core) -> None:
+    """TeamSpawner reads its pod's events from the event reflector's per-pod index: the
+    same events, in the same order, as KubeSpawner's scan of every pod event finds, also
+    after a restart (only the new pod's events, after the start's marker)."""
+    from kubespawner import KubeSpawner
+
+    spawners = [make_spawner(FakeUser(f"ev{i}", ["vision"])) for i in range(3)]
+    await asyncio.gather(*(sp.start() for sp in spawners))
+    for sp in spawners:
+        await _until(lambda sp=sp: len(sp.events) >= 3, f"{sp.pod_name}'s events")
+        assert sp.events == KubeSpawner.events.fget(sp)
+        assert {e["involvedObject"]["name"] for e in sp.events} == {sp.pod_name}
+        assert {"Scheduled", "Started"} <= {e["reason"] for e in sp.events}
+    sp = spawners[0]
+    first = {e["metadata"]["uid"] for e in sp.events}
+    await sp.stop()
+    await sp.start()
+    await _until(lambda: "Started" in {e["reason"] for e in sp.events}, "the new pod's start")
+    assert sp.events == KubeSpawner.events.fget(sp)
+    assert not first & {e["metadata"]["uid"] for e in sp.events}
+    await asyncio.gather(*(s.stop() for s in spawners))
