@@ -42,6 +42,18 @@ PRUNABLE: tuple[tuple[str, bool, str], ...] = (
     ("LocalQueue", True, L.COMPONENT_QUEUE),
 )
 
+#: Kinds listed (by teamhub's labels for the user) at a start in a namespace that already
+#: exists, as (kind, namespaced): every kind a plan holds but the credential Secret, which
+#: every stop deletes (and the hub is not allowed to list Secrets). What the listing finds
+#: is compared with the plan without a request each; what it does not is created.
+LISTED: tuple[tuple[str, bool], ...] = (
+    ("ServiceAccount", True),
+    ("Role", True),
+    ("RoleBinding", True),
+    ("NetworkPolicy", True),
+    *((kind, namespaced) for kind, namespaced, _ in PRUNABLE),
+)
+
 
 @dataclass(frozen=True)
 class ServerInputs:

@@ -235,25 +235,36 @@ def _forget(cache: dict, key: tuple, entry: tuple) -> None:
         del cache[key]
 
 
-async def ensure(obj: Mapping, attempts: int = 4) -> str:
-    """Create ``obj`` or bring the existing one in line; returns what was done."""
+def object_key(obj: Mapping) -> tuple[str, str, str]:
+    """``(kind, namespace, name)`` of a manifest (namespace "" for cluster-scoped kinds)."""
+    meta = obj["metadata"]
+    return (obj["kind"], meta.get("namespace", ""), meta["name"])
+
+
+async def ensure(obj: Mapping, attempts: int = 4, current: Mapping | None = None) -> str:
+    """Create ``obj`` or bring the existing one in line; returns what was done.
+
+    ``current``: the object as just listed, if it exists; then it is compared at once
+    instead of being created (409) and read first."""
     kind, meta = obj["kind"], obj["metadata"]
     ns, name = meta.get("namespace", ""), meta["name"]
     for _ in range(attempts):
-        try:
-            await call(kind, "create", ns, body=obj, what=f"creating {_name(obj)}", parse=False)
-            return "created"
-        except ApiException as e:
-            if e.status != 409:
-                raise ProvisionError(f"creating {_name(obj)}: {reason(e)}") from e
-        current = await read(kind, ns, name)
         if current is None:
-            continue  # deleted meanwhile: create again
+            try:
+                await call(kind, "create", ns, body=obj, what=f"creating {_name(obj)}", parse=False)
+                return "created"
+            except ApiException as e:
+                if e.status != 409:
+                    raise ProvisionError(f"creating {_name(obj)}: {reason(e)}") from e
+            current = await read(kind, ns, name)
+            if current is None:
+                continue  # deleted meanwhile: create again
         if current["metadata"].get("deletionTimestamp"):
             raise ProvisionError(f"{_name(obj)} is being deleted; try again once it is gone")
         if kind in RECREATE_ON_SPEC_CHANGE and not contains(current.get("spec"), obj.get("spec")):
             log.info("%s: its spec changed and is immutable; replacing it", _name(obj))
             await delete(kind, ns, name)
+            current = None
             continue
         desired = dict(obj)
         if kind in IMMUTABLE_SPEC:
@@ -289,16 +300,26 @@ async def ensure(obj: Mapping, attempts: int = 4) -> str:
             return "updated"
         except ApiException as e:
             if e.status in (404, 409):
+                current = None
                 continue  # changed or deleted under us: read again
             raise ProvisionError(f"updating {_name(obj)}: {reason(e)}") from e
     raise ProvisionError(f"{_name(obj)} kept changing while teamhub was updating it")
 
 
-async def ensure_all(objs: Iterable[Mapping]) -> dict[str, str]:
+async def ensure_all(
+    objs: Iterable[Mapping], existing: Mapping[tuple[str, str, str], Mapping] | None = None
+) -> dict[str, str]:
     """:func:`ensure` every object concurrently; the first failure is raised after all
-    have finished (so nothing is left mid-request)."""
+    have finished (so nothing is left mid-request).
+
+    ``existing``: what a listing just found, by :func:`object_key`. An object found there
+    is compared without a request; one not found is created (and, if it existed after
+    all, e.g. without the labels the listing asked for, read and compared then)."""
     objs = list(objs)
-    results = await asyncio.gather(*(ensure(o) for o in objs), return_exceptions=True)
+    found = existing or {}
+    results = await asyncio.gather(
+        *(ensure(o, current=found.get(object_key(o))) for o in objs), return_exceptions=True
+    )
     errors = [r for r in results if isinstance(r, BaseException)]
     if errors:
         raise errors[0]

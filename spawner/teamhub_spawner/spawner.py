@@ -53,7 +53,7 @@ from teamhub_spawner.objects import (
 )
 from teamhub_spawner.objects import labels as L
 from teamhub_spawner.objects.namespace import PSA_LEVELS
-from teamhub_spawner.plan import PRUNABLE, Plan, ServerInputs, plan, stale
+from teamhub_spawner.plan import LISTED, PRUNABLE, Plan, ServerInputs, plan, stale
 from teamhub_spawner.podmanifest import PodManifest, PodsApi
 from teamhub_spawner.podwatch import PodWatch
 
@@ -286,9 +286,12 @@ class TeamSpawner(PodWatch, KubeSpawner):
                 f"{len(inputs.volumes)} team volume(s)"
             )
             # Pruning only removes what the plan lacks, so it runs alongside the creates.
-            done = await asyncio.gather(
-                provision.ensure_all(p.objects), self._prune(p, fresh), return_exceptions=True
-            )
+            if fresh:  # nothing to find in it but PVs of an earlier namespace
+                work = [provision.ensure_all(p.objects), self._prune(p, fresh_namespace=True)]
+            else:  # one listing per kind instead of a create (409) and a read per object
+                existing = await self._list_existing()
+                work = [provision.ensure_all(p.objects, existing), self._prune(p, existing)]
+            done = await asyncio.gather(*work, return_exceptions=True)
             for result in done:
                 if isinstance(result, BaseException):
                     raise result
@@ -336,24 +339,49 @@ class TeamSpawner(PodWatch, KubeSpawner):
                 self.volume_bind_timeout,
             )
 
-    async def _prune(self, p: Plan, fresh_namespace: bool = False) -> list[str]:
-        """Delete the objects of :data:`PRUNABLE` kinds the plan no longer has. In a
-        namespace created by this start there is nothing to find but cluster-scoped PVs
-        (which can outlive a namespace)."""
-        kinds = [k for k in PRUNABLE if not (fresh_namespace and k[1])]
+    async def _list_existing(self) -> dict[tuple[str, str, str], dict]:
+        """teamhub's objects of this user, of the :data:`LISTED` kinds, by
+        :func:`~teamhub_spawner.provision.object_key`."""
+        selector = L.user_selector(self.user.name)
         found = await asyncio.gather(
             *(
-                provision.list_labelled(
-                    kind,
-                    self.namespace if namespaced else "",
-                    L.user_selector(self.user.name, component),
-                )
-                for kind, namespaced, component in kinds
+                provision.list_labelled(kind, self.namespace if namespaced else "", selector)
+                for kind, namespaced in LISTED
             )
         )
+        return {provision.object_key(o): o for objs in found for o in objs}
+
+    async def _prune(
+        self,
+        p: Plan,
+        existing: dict[tuple[str, str, str], dict] | None = None,
+        *,
+        fresh_namespace: bool = False,
+    ) -> list[str]:
+        """Delete the objects of :data:`PRUNABLE` kinds the plan no longer has, from
+        ``existing`` (:meth:`_list_existing`) or else listed here. In a namespace created
+        by this start there is nothing to find but cluster-scoped PVs (which can outlive
+        a namespace)."""
+        kinds = [k for k in PRUNABLE if not (fresh_namespace and k[1])]
+        if existing is None:
+            found = await asyncio.gather(
+                *(
+                    provision.list_labelled(
+                        kind,
+                        self.namespace if namespaced else "",
+                        L.user_selector(self.user.name, component),
+                    )
+                    for kind, namespaced, component in kinds
+                )
+            )
+        else:
+            found = [
+                [o for (k, _, _), o in existing.items() if k == kind and _component(o) == component]
+                for kind, _, component in kinds
+            ]
         removed = []
-        for (kind, _, _), existing in zip(kinds, found, strict=True):
-            for obj in stale(p.all(), existing):
+        for (kind, _, _), objs in zip(kinds, found, strict=True):
+            for obj in stale(p.all(), objs):
                 m = obj["metadata"]
                 await provision.delete(kind, m.get("namespace", ""), m["name"])
                 removed.append(f"{kind} {m['name']}")
@@ -503,6 +531,10 @@ _starting: contextvars.ContextVar[TeamSpawner | None] = contextvars.ContextVar(
 #: Pod annotation with the user's entitlements (JSON), read by the notebook-side teamhub
 #: package: the jobs API checks images and quota against it, the Team panel shows it.
 ENTITLEMENTS_ANNOTATION = "teamhub.io/entitlements"
+
+
+def _component(obj: dict) -> str | None:
+    return (obj["metadata"].get("labels") or {}).get(L.COMPONENT)
 
 
 def _describe_self(pod: dict, ents: Entitlements) -> None:

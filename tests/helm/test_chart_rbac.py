@@ -262,6 +262,28 @@ async def test_the_hub_clusterrole_is_exactly_what_teamspawner_uses(
         assert queue_labels["team.teamhub.io/vision"] == "true"
         await sp.stop()
 
+        # 4b. ... and someone took teamhub's user label off its objects: the start's
+        #     listing by label misses them, creating them meets 409, and they are read and
+        #     labelled again.
+        unlabelled = [
+            ("serviceaccounts", ns, "teamhub-user"),
+            ("roles", ns, "teamhub-user"),
+            ("rolebindings", ns, "teamhub-user"),
+            ("networkpolicies", ns, "teamhub-notebook-ingress"),
+            ("persistentvolumes", "", f"teamhub.{ns}.vision.data"),
+            ("persistentvolumeclaims", ns, "vision.data"),
+            ("resourcequotas", ns, "teamhub-quota"),
+            ("limitranges", ns, "teamhub-defaults"),
+            ("localqueues", ns, "vision"),
+        ]
+        for plural, where, name in unlabelled:
+            drift(sim, plural, where, name, drop_label("teamhub.io/user"))
+        sp = spawner(hub_config, alice)
+        await sp.start()
+        for plural, where, name in unlabelled:
+            assert get(sim, plural, where, name)["metadata"]["labels"]["teamhub.io/user"] == "alice"
+        await sp.stop()
+
         # 5. Alice left vision: its volumes and the quota go.
         alice.auth_state["teamhub"]["groups"] = []
         sp = spawner(hub_config, alice)
