@@ -13,7 +13,9 @@ separate process, as a hub would be. A phase:
 1. starts 10 users concurrently (this also starts KubeSpawner's reflectors, as the first
    spawns after a hub start do), counts the watches the hub holds open, stops them;
 2. starts 100 other users concurrently (timed, counted), counts the watches again, and
-   stops them.
+   stops them;
+3. starts the same 100 users again (timed, counted: their namespaces and objects exist,
+   as at every start after a user's first) and stops them.
 
     python bench/spawn.py [--users 100] [--rounds 1] [--profile DIR [--profiler py-spy]]
 
@@ -213,6 +215,18 @@ def report_phase(r: dict, users: int) -> None:
     if r["errors"]:
         user, err = next(iter(r["errors"].items()))
         print(f"  {len(r['errors'])} FAILED, e.g. {user}: {err}")
+    again = r["restart_times"]
+    if again:
+        verbs = per_spawn_by_verb(r["restart_counters"], len(again))
+        print(
+            f"  the same {len(again)} users again (everything but the pod exists): "
+            f"median {statistics.median(again) * 1000:.0f} ms, p95 {pct(again, 95) * 1000:.0f} ms; "
+            f"API requests per spawn {sum(verbs.values()):.1f}: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in verbs.items())
+        )
+    if r["restart_errors"]:
+        user, err = next(iter(r["restart_errors"].items()))
+        print(f"  {len(r['restart_errors'])} second starts FAILED, e.g. {user}: {err}")
 
 
 def main(argv: list[str] | None = None) -> int:

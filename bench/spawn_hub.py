@@ -300,6 +300,16 @@ async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | 
     stop_wall = time.perf_counter() - t1
     watches_after = await ask("watches")
 
+    # Stage 3: the same users start again, as every morning: their namespaces and
+    # objects exist (timed and counted, not profiled).
+    again = [sp for sp in spawners if sp.user.name in times]
+    await ask("reset")
+    restart_times: dict[str, float] = {}
+    restart_errors: dict[str, str] = {}
+    await asyncio.gather(*(_timed_start(sp, restart_times, restart_errors) for sp in again))
+    restart_counters = await ask("counters")
+    await asyncio.gather(*(_stop(sp) for sp in again if sp.user.name in restart_times))
+
     # Polling: one spawn reading the same thing (object or list) more than once.
     keyed = [(u, m, *_request_key(url, q)) for u, m, url, q in timed_requests]
     reads = Counter(
@@ -327,6 +337,9 @@ async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | 
         "polled": polled,
         "steps": _median_steps([STEPS.get(sp.user.name, {}) for sp in spawners]),
         "hub_requests": len(timed_requests),
+        "restart_times": list(restart_times.values()),
+        "restart_errors": restart_errors,
+        "restart_counters": restart_counters,
     }
 
 
