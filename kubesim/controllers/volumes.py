@@ -24,6 +24,24 @@ if TYPE_CHECKING:
 PROVISIONER = "kubesim.io/hostpath"
 
 
+#: The component of the PV controller's events.
+COMPONENT = "persistentvolume-controller"
+
+
+def _claims(pv: dict, pvc: dict) -> bool:
+    """Whether ``pv`` is free for ``pvc`` or already pre-bound/bound to it (the PV
+    controller's IsVolumeBoundToClaim, or no claimRef at all)."""
+    ref = pv.get("spec", {}).get("claimRef")
+    if not ref:
+        return True
+    m = pvc["metadata"]
+    return (
+        ref.get("name") == m["name"]
+        and ref.get("namespace") == m["namespace"]
+        and (not ref.get("uid") or ref["uid"] == m["uid"])
+    )
+
+
 class _References:
     """Which objects refer to which (each to at most one): target -> {referrer: its place
     in the store}, so that the referrers of a target come out in the store's order."""
@@ -190,6 +208,20 @@ class VolumeController(Controller):
             pv = self.store.peek(pv_rt, "", spec["volumeName"])
             if pv is None or not self._compatible(pv, pvc, by_name=True):
                 return  # stays Pending until that PV appears
+            if not _claims(pv, pvc):
+                # The user asked for a PV that is another claim's (or was: Released, its
+                # claimRef still holds the gone claim's uid). The PV controller leaves the
+                # claim Pending and says so; it binds once the PV's claimRef is cleared.
+                self.sim.recorder.record(
+                    pvc,
+                    "Warning",
+                    "FailedBinding",
+                    f'volume "{pv["metadata"]["name"]}" already bound to a different claim.',
+                    COMPONENT,
+                )
+                if pvc.get("status", {}).get("phase") != "Pending":
+                    self._set_pvc(pvc, "Pending", None)
+                return
         else:
             pv = self._find_prebound(pvc) or self._find_match(pvc)
         if pv is None:

@@ -235,6 +235,15 @@ def _forget(cache: dict, key: tuple, entry: tuple) -> None:
         del cache[key]
 
 
+def _released(kind: str, current: Mapping) -> bool:
+    """A pre-bound PersistentVolume whose claim is gone (phase ``Released``)."""
+    return (
+        kind == "PersistentVolume"
+        and "claimRef" in (current.get("spec") or {})
+        and (current.get("status") or {}).get("phase") == "Released"
+    )
+
+
 def object_key(obj: Mapping) -> tuple[str, str, str]:
     """``(kind, namespace, name)`` of a manifest (namespace "" for cluster-scoped kinds)."""
     meta = obj["metadata"]
@@ -280,8 +289,20 @@ async def ensure(obj: Mapping, attempts: int = 4, current: Mapping | None = None
                     **(current["metadata"].get(f) or {}),
                     **(meta.get(f) or {}),
                 }
-        if contains(current, {k: v for k, v in desired.items() if k not in _IGNORED_TOP}) and (
-            contains(current["metadata"], {f: meta.get(f) or {} for f in ("labels", "annotations")})
+        released = _released(kind, current) and "claimRef" in obj["spec"]
+        if released:
+            # Its claim is gone (e.g. deleted with the namespace) and its claimRef still
+            # holds that claim's uid: the PV controller would not bind it to the new claim
+            # of the same name. claimRef is mutable: set back to the plan's (no uid), as an
+            # admin reclaims a Retain volume by hand. The data is not touched.
+            log.info("%s was Released; binding it to its claim again", _name(obj))
+            desired["spec"] = {**current["spec"], "claimRef": obj["spec"]["claimRef"]}
+        if (
+            not released
+            and contains(current, {k: v for k, v in desired.items() if k not in _IGNORED_TOP})
+            and contains(
+                current["metadata"], {f: meta.get(f) or {} for f in ("labels", "annotations")}
+            )
         ):
             return "unchanged"
         body = {**current, **{k: v for k, v in desired.items() if k != "status"}}

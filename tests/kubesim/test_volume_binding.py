@@ -4,6 +4,7 @@ StorageClass); an unrelated PV does not take it."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from kubesim.sim import KubeSim
@@ -94,3 +95,44 @@ def test_claim_of_a_missing_class_is_provisioned_once_the_class_exists(kubesim: 
     assert pvc["spec"]["volumeName"] == f"pvc-{pvc['metadata']['uid']}"
     pv = kubesim.lookup("persistentvolumes", "", pvc["spec"]["volumeName"])
     assert pv is not None and pv["spec"]["storageClassName"] == "fast"
+
+
+def test_claim_naming_a_released_pv_waits_until_its_claim_ref_is_cleared(
+    kubesim: KubeSim,
+) -> None:
+    """A Released PV (its claim deleted, e.g. with its namespace) still names the old
+    claim's uid: a new claim of the same name that asks for it stays Pending, with the PV
+    controller's FailedBinding warning, until an admin (or teamhub) clears the uid."""
+    kubesim.apply(_pv("kept", persistentVolumeReclaimPolicy="Retain"))
+    kubesim.apply(_pvc("data", storageClassName="manual", volumeName="kept"))
+    old = wait_for(lambda: _bound(kubesim, "data"), what="the first claim bound")
+    claims = kubesim.api.rt("", "persistentvolumeclaims")
+    kubesim.call(kubesim.api.delete, claims, "default", "data", user="kubesim-admin")
+    wait_for(lambda: _phase(kubesim, "persistentvolumes", "kept") == "Released", what="Released")
+
+    kubesim.apply(_pvc("data", storageClassName="manual", volumeName="kept"))
+    new = kubesim.lookup("persistentvolumeclaims", "default", "data")
+    assert new is not None and new["metadata"]["uid"] != old["metadata"]["uid"]
+
+    def failed_binding() -> list[str]:
+        events = kubesim.call(lambda: list(kubesim.store.iter(kubesim.api.rt("", "events"))))
+        uid = new["metadata"]["uid"]
+        return [
+            e["message"]
+            for e in events
+            if e["reason"] == "FailedBinding" and e["involvedObject"]["uid"] == uid
+        ]
+
+    assert wait_for(failed_binding, what="FailedBinding") == [
+        'volume "kept" already bound to a different claim.'
+    ]
+    assert _phase(kubesim, "persistentvolumeclaims", "data", "default") == "Pending"
+
+    pv = copy.deepcopy(kubesim.lookup("persistentvolumes", "", "kept"))
+    pv["spec"]["claimRef"] = {"namespace": "default", "name": "data"}  # no uid: pre-bound
+    kubesim.apply(pv)
+    pvc = wait_for(lambda: _bound(kubesim, "data"), what="the new claim bound")
+    assert pvc["metadata"]["uid"] == new["metadata"]["uid"]
+    pv = kubesim.lookup("persistentvolumes", "", "kept")
+    assert pv["spec"]["claimRef"]["uid"] == new["metadata"]["uid"]
+    assert pv["status"]["phase"] == "Bound"

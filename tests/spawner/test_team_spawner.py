@@ -393,3 +393,36 @@ async def test_a_pods_events_are_its_own_as_kubespawner_finds_them(sim, core) ->
     assert sp.events == KubeSpawner.events.fget(sp)
     assert not first & {e["metadata"]["uid"] for e in sp.events}
     await asyncio.gather(*(s.stop() for s in spawners))
+
+
+async def test_a_namespace_deleted_by_an_admin_is_made_again_with_its_volumes(sim, core) -> None:
+    """An admin deleted a user's namespace (the PVs, cluster-scoped and Retain, stay
+    Released, their claimRef naming the gone claims' uids): the next start makes the
+    namespace again and re-binds the same PVs to the new claims (the PV controller would
+    otherwise leave them Pending: "already bound to a different claim")."""
+    ns = "teamhub-nora"
+    sp = make_spawner(FakeUser("nora", ["vision"]))
+    await sp.start()
+    await sp.stop()
+    core.delete_namespace(ns)
+
+    def gone() -> bool:
+        try:
+            core.read_namespace(ns)
+        except client.ApiException as e:
+            return e.status == 404
+        return False
+
+    await _until(gone, "the namespace gone")
+    pv_name = f"teamhub.{ns}.vision.data"
+    await _until(
+        lambda: core.read_persistent_volume(pv_name).status.phase == "Released", "Released"
+    )
+
+    sp = make_spawner(FakeUser("nora", ["vision"]))
+    await asyncio.wait_for(sp.start(), 15)
+    claim = core.read_namespaced_persistent_volume_claim("vision.data", ns)
+    assert claim.status.phase == "Bound"
+    pv = core.read_persistent_volume(pv_name)
+    assert pv.status.phase == "Bound" and pv.spec.claim_ref.uid == claim.metadata.uid
+    await sp.stop()
