@@ -12,11 +12,13 @@ Phrasing follows Kubernetes 1.34+ (taint values no longer printed, the DynamicRe
 PostFilter on by default, NodeResourcesFit marking "larger than the whole node" as
 unresolvable). Of the VolumeBinding plugin, the PreFilter is modelled: a pod whose claim is
 missing, being deleted, or not yet bound (with Immediate binding) is not scheduled, and is
-tried again when claims change (:func:`volume_prefilter`). Not implemented: host ports,
-pod (anti-)affinity, topology spread, the other volume filters (WaitForFirstConsumer claims
-pass), DRA filters, preferred-affinity scoring, and preemption itself: pods are
-assumed to share one priority, so a node that is merely full reports "No preemption
-victims found". A pod with ``spec.nodeName`` bypasses the scheduler, as in a real cluster.
+tried again when claims change (:func:`volume_prefilter`); claims that wait for their
+first consumer pass, and the scheduler controller binds their pod once the node it chose
+has them bound (``controllers/scheduler.py``). Not implemented: host ports, pod
+(anti-)affinity, topology spread, the other volume filters, DRA filters, preferred-affinity
+scoring, and preemption itself: pods are assumed to share one priority, so a node that is
+merely full reports "No preemption victims found". A pod with ``spec.nodeName`` bypasses
+the scheduler, as in a real cluster.
 """
 
 from __future__ import annotations

@@ -3,6 +3,12 @@
 A pod that fits nowhere stays Pending with a ``PodScheduled=False/Unschedulable``
 condition and a ``FailedScheduling`` event phrased like the real scheduler's, and is
 retried whenever capacity may have changed (a pod finished or went away, a node came).
+
+A pod whose claims wait for their first consumer (a ``WaitForFirstConsumer`` class) is
+given a node, which the claims learn through the ``volume.kubernetes.io/selected-node``
+annotation (the PV controller then binds or provisions them); the pod is bound to that
+node once they are bound, as the VolumeBinding plugin's PreBind waits. Unlike the real
+scheduler, kubesim does not hold the node's capacity for the pod meanwhile.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from collections.abc import Hashable
 
 from kubesim import errors
 from kubesim.controllers import Controller
+from kubesim.controllers.volumes import SELECTED_NODE
 from kubesim.scheduling import (
+    BIND_COMPLETED,
     TERMINAL_PHASES,
     SchedulingFailure,
     requests_of,
@@ -107,8 +115,44 @@ class Scheduler(Controller):
             self.unschedulable.add((ns, name))
             self._set_unschedulable(pod, result.message, result.reason)
             return
+        late = self._late_claims(pod, ns)
+        node = next((n for n in (_selected(c) for c in late) if n), None) or result
+        unbound = [c for c in late if not _fully_bound(c)]
+        if unbound:
+            # VolumeBinding's PreBind: the claims that wait for their first consumer learn
+            # the chosen node; the pod is bound once they are (retried as they change).
+            for pvc in unbound:
+                if _selected(pvc) is None:
+                    self._select_node(pvc, node)
+            self.unschedulable.add((ns, name))
+            return
         self.unschedulable.discard((ns, name))
-        self.bind(pod, result)
+        self.bind(pod, node)
+
+    def _late_claims(self, pod: dict, ns: str) -> list[dict]:
+        """The pod's claims of a WaitForFirstConsumer class."""
+        pvc_rt = self.api.rt("", "persistentvolumeclaims")
+        sc_rt = self.api.rt("storage.k8s.io", "storageclasses")
+        out = []
+        for vol in pod["spec"].get("volumes") or []:
+            ref = vol.get("persistentVolumeClaim")
+            pvc = ref and self.store.peek(pvc_rt, ns, ref.get("claimName", ""))
+            if not pvc:
+                continue
+            sc = self.store.peek(sc_rt, "", pvc.get("spec", {}).get("storageClassName") or "")
+            if sc and sc.get("volumeBindingMode") == "WaitForFirstConsumer":
+                out.append(pvc)
+        return out
+
+    def _select_node(self, pvc: dict, node: str) -> None:
+        new = deep_copy(pvc)
+        new["metadata"].setdefault("annotations", {})[SELECTED_NODE] = node
+        try:
+            claims = self.api.rt("", "persistentvolumeclaims")
+            self.store.replace(claims, new, take=True, share=True)
+        except errors.ApiError as e:
+            if e.code not in (404, 409):  # gone, or changed: the next pass sees it
+                raise
 
     def _stored_requests(self, pod: dict) -> tuple:
         """``requests_of`` a stored pod, computed once per resourceVersion."""
@@ -175,3 +219,13 @@ class Scheduler(Controller):
         if new != pod:
             self.store.replace(self.api.rt("", "pods"), new, check_rv=False, take=True, share=True)
         self.sim.recorder.record(pod, "Warning", "FailedScheduling", message, "default-scheduler")
+
+
+def _selected(pvc: dict) -> str | None:
+    return (pvc["metadata"].get("annotations") or {}).get(SELECTED_NODE)
+
+
+def _fully_bound(pvc: dict) -> bool:
+    return bool(pvc.get("spec", {}).get("volumeName")) and BIND_COMPLETED in (
+        pvc["metadata"].get("annotations") or {}
+    )

@@ -6,6 +6,9 @@
   and access modes suffice (smallest first).
 - A PVC of a StorageClass with a provisioner gets a dynamically provisioned PV
   (``pvc-<uid>``), whose reclaim policy is the class's.
+- A PVC of a ``WaitForFirstConsumer`` class stays Pending (``WaitForFirstConsumer``
+  event) until the scheduler has picked a node for a pod using it and said so in the
+  ``volume.kubernetes.io/selected-node`` annotation; then it is matched or provisioned.
 - When a bound PVC goes, its PV is Released; ``Delete`` reclaim policy removes it.
 """
 
@@ -39,6 +42,20 @@ def _claims(pv: dict, pvc: dict) -> bool:
         ref.get("name") == m["name"]
         and ref.get("namespace") == m["namespace"]
         and (not ref.get("uid") or ref["uid"] == m["uid"])
+    )
+
+
+#: The annotation by which the scheduler tells the PV controller (and provisioners) the
+#: node of the first pod using a WaitForFirstConsumer claim.
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+
+
+def _waits_for_consumer(pvc: dict, sc: dict | None) -> bool:
+    """A claim of a WaitForFirstConsumer class that no scheduled pod uses yet."""
+    return bool(
+        sc
+        and sc.get("volumeBindingMode") == "WaitForFirstConsumer"
+        and SELECTED_NODE not in (pvc["metadata"].get("annotations") or {})
     )
 
 
@@ -223,16 +240,27 @@ class VolumeController(Controller):
                     self._set_pvc(pvc, "Pending", None)
                 return
         else:
-            pv = self._find_prebound(pvc) or self._find_match(pvc)
-        if pv is None:
             sc_name = spec.get("storageClassName")
             sc = self.store.peek(self.api.rt("storage.k8s.io", "storageclasses"), "", sc_name or "")
-            if sc and sc.get("provisioner") == PROVISIONER:
-                if sc.get("volumeBindingMode") == "WaitForFirstConsumer":
-                    return  # provisioned once a pod uses it (not modelled: see docs)
-                pv = self._provision(pvc, sc)
+            if _waits_for_consumer(pvc, sc):
+                # Bound only to a PV pre-bound to it, until the scheduler picks a node
+                # for a pod that uses it (the selected-node annotation).
+                pv = self._find_prebound(pvc)
+                if pv is None:
+                    self.sim.recorder.record(
+                        pvc,
+                        "Normal",
+                        "WaitForFirstConsumer",
+                        "waiting for first consumer to be created before binding",
+                        COMPONENT,
+                    )
+                    return
             else:
-                return
+                pv = self._find_prebound(pvc) or self._find_match(pvc)
+            if pv is None:
+                if not (sc and sc.get("provisioner") == PROVISIONER):
+                    return
+                pv = self._provision(pvc, sc)
         self._bind(pv, pvc)
 
     def _find_prebound(self, pvc: dict) -> dict | None:

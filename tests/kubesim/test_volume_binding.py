@@ -8,7 +8,7 @@ import copy
 from typing import Any
 
 from kubesim.sim import KubeSim
-from tests.kubesim.helpers import wait_for
+from tests.kubesim.helpers import restricted_pod, wait_for
 
 
 def _pv(name: str, size: str = "10Gi", sc: str = "manual", **spec: Any) -> dict[str, Any]:
@@ -136,3 +136,58 @@ def test_claim_naming_a_released_pv_waits_until_its_claim_ref_is_cleared(
     pv = kubesim.lookup("persistentvolumes", "", "kept")
     assert pv["spec"]["claimRef"]["uid"] == new["metadata"]["uid"]
     assert pv["status"]["phase"] == "Bound"
+
+
+def test_a_claim_waiting_for_its_first_consumer_binds_on_its_pods_node(kubesim: KubeSim) -> None:
+    """WaitForFirstConsumer: the claim stays Pending (with the PV controller's event) and
+    nothing is provisioned until a pod uses it; the scheduler then picks the pod's node,
+    tells the claim (selected-node annotation), the claim is provisioned and bound, and
+    only then is the pod bound to that node."""
+    kubesim.apply(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "late"},
+            "provisioner": "kubesim.io/hostpath",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        }
+    )
+    kubesim.apply(_pvc("scratch", storageClassName="late"))
+
+    def waiting() -> bool:
+        events = kubesim.call(lambda: list(kubesim.store.iter(kubesim.api.rt("", "events"))))
+        return any(
+            e["reason"] == "WaitForFirstConsumer"
+            and e["involvedObject"]["name"] == "scratch"
+            and e["message"] == "waiting for first consumer to be created before binding"
+            for e in events
+        )
+
+    wait_for(waiting, what="the WaitForFirstConsumer event")
+    assert _phase(kubesim, "persistentvolumeclaims", "scratch", "default") == "Pending"
+    pvs = kubesim.call(lambda: list(kubesim.store.iter(kubesim.api.rt("", "persistentvolumes"))))
+    assert pvs == []
+
+    pod = restricted_pod(
+        "user", volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "scratch"}}]
+    )
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    kubesim.apply({"apiVersion": "v1", "kind": "Pod", **pod})
+    pvc = wait_for(lambda: _bound(kubesim, "scratch"), what="the claim bound")
+    running = wait_for(
+        lambda: (
+            (p := kubesim.lookup("pods", "default", "user"))
+            and p.get("status", {}).get("phase") == "Running"
+            and p
+        ),
+        what="the pod running",
+    )
+    node = pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"]
+    assert running["spec"]["nodeName"] == node
+    assert pvc["spec"]["volumeName"] == f"pvc-{pvc['metadata']['uid']}"
+    reasons = [
+        e["reason"]
+        for e in kubesim.call(lambda: list(kubesim.store.iter(kubesim.api.rt("", "events"))))
+        if e["involvedObject"]["name"] == "user"
+    ]
+    assert "FailedScheduling" not in reasons and "Scheduled" in reasons

@@ -107,3 +107,36 @@ async def test_the_claim_watch_is_one_whatever_the_users(sim: KubeSim) -> None:
     await asyncio.gather(*(sp.start() for sp in spawners))
     assert sim.call(sim.store.watcher_count) == before
     await asyncio.gather(*(sp.stop() for sp in spawners))
+
+
+async def test_a_home_of_a_wait_for_first_consumer_class_binds_with_the_pod(sim: KubeSim) -> None:
+    """A home StorageClass that binds only once a pod uses the claim (as most cloud
+    default classes do): the start does not wait for that claim (it would wait for
+    nothing); the scheduler gives the pod a node, the claim is provisioned for it, and
+    the pod starts there, without a FailedScheduling detour."""
+    from tests.spawner.spawner_support import teams_config
+
+    sim.apply(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "late"},
+            "provisioner": "kubesim.io/hostpath",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        }
+    )
+    teams = teams_config()
+    teams["home"] = {**teams["home"], "storageClassName": "late"}
+    sp = make_spawner(FakeUser("wren", ["vision"]), teams)
+    assert sp.volume_bind_timeout == 30
+    # Well within volume_bind_timeout: the start did not wait for the home claim.
+    await asyncio.wait_for(sp.start(), 15)
+    home = sim.lookup("persistentvolumeclaims", "teamhub-wren", "home")
+    pod = sim.lookup("pods", "teamhub-wren", sp.pod_name)
+    assert home["status"]["phase"] == "Bound"
+    assert home["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == (
+        pod["spec"]["nodeName"]
+    )
+    events = sim.call(lambda: list(sim.store.iter(sim.api.rt("", "events"))))
+    assert [e for e in events if e["reason"] == "FailedScheduling"] == []
+    await sp.stop()
