@@ -134,8 +134,9 @@ async def test_a_home_of_a_wait_for_first_consumer_class_binds_with_the_pod(sim:
     home = sim.lookup("persistentvolumeclaims", "teamhub-wren", "home")
     pod = sim.lookup("pods", "teamhub-wren", sp.pod_name)
     assert home["status"]["phase"] == "Bound"
-    assert home["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == (
-        pod["spec"]["nodeName"]
+    assert (
+        home["metadata"]["annotations"]["volume.kubernetes.io/selected-node"]
+        == (pod["spec"]["nodeName"])
     )
     events = sim.call(lambda: list(sim.store.iter(sim.api.rt("", "events"))))
     assert [e for e in events if e["reason"] == "FailedScheduling"] == []
