@@ -285,17 +285,26 @@ class TeamSpawner(PodWatch, KubeSpawner):
                 "Setting up identity (ServiceAccount, Role), credentials and "
                 f"{len(inputs.volumes)} team volume(s)"
             )
-            # Pruning only removes what the plan lacks, so it runs alongside the creates.
-            if fresh:  # nothing to find in it but PVs of an earlier namespace
-                work = [provision.ensure_all(p.objects), self._prune(p, fresh_namespace=True)]
-            else:  # one listing per kind instead of a create (409) and a read per object
+            if fresh:
+                # Nothing to compare or prune in a namespace this start made. PVs of an
+                # earlier namespace of the user (deleted by hand) outlive it, Released:
+                # those the plan has are bound again (provision.ensure); the others stay
+                # Released, bound to no claim, until the next start prunes them.
+                await provision.ensure_all(p.objects)
+                removed: list[str] = []
+            else:
+                # One listing per kind instead of a create (409) and a read per object;
+                # pruning removes only what the plan lacks, so it runs alongside.
                 existing = await self._list_existing()
-                work = [provision.ensure_all(p.objects, existing), self._prune(p, existing)]
-            done = await asyncio.gather(*work, return_exceptions=True)
-            for result in done:
-                if isinstance(result, BaseException):
-                    raise result
-            removed = done[1]
+                done = await asyncio.gather(
+                    provision.ensure_all(p.objects, existing),
+                    self._prune(p, existing),
+                    return_exceptions=True,
+                )
+                for result in done:
+                    if isinstance(result, BaseException):
+                        raise result
+                removed = done[1]
             if removed:
                 self._step(f"Removed {len(removed)} object(s) from teams you left")
             await self._wait_for_claims(p)
@@ -351,34 +360,14 @@ class TeamSpawner(PodWatch, KubeSpawner):
         )
         return {provision.object_key(o): o for objs in found for o in objs}
 
-    async def _prune(
-        self,
-        p: Plan,
-        existing: dict[tuple[str, str, str], dict] | None = None,
-        *,
-        fresh_namespace: bool = False,
-    ) -> list[str]:
-        """Delete the objects of :data:`PRUNABLE` kinds the plan no longer has, from
-        ``existing`` (:meth:`_list_existing`) or else listed here. In a namespace created
-        by this start there is nothing to find but cluster-scoped PVs (which can outlive
-        a namespace)."""
-        kinds = [k for k in PRUNABLE if not (fresh_namespace and k[1])]
-        if existing is None:
-            found = await asyncio.gather(
-                *(
-                    provision.list_labelled(
-                        kind,
-                        self.namespace if namespaced else "",
-                        L.user_selector(self.user.name, component),
-                    )
-                    for kind, namespaced, component in kinds
-                )
-            )
-        else:
-            found = [
-                [o for (k, _, _), o in existing.items() if k == kind and _component(o) == component]
-                for kind, _, component in kinds
-            ]
+    async def _prune(self, p: Plan, existing: dict[tuple[str, str, str], dict]) -> list[str]:
+        """Delete the objects of :data:`PRUNABLE` kinds the plan no longer has, among
+        ``existing`` (:meth:`_list_existing`)."""
+        kinds = PRUNABLE
+        found = [
+            [o for (k, _, _), o in existing.items() if k == kind and _component(o) == component]
+            for kind, _, component in kinds
+        ]
         removed = []
         for (kind, _, _), objs in zip(kinds, found, strict=True):
             for obj in stale(p.all(), objs):

@@ -310,6 +310,20 @@ def _set_unschedulable(core: client.CoreV1Api, value: bool) -> None:
         core.patch_node(node.metadata.name, {"spec": {"unschedulable": value}})
 
 
+async def _delete_namespace(core: client.CoreV1Api, ns: str) -> None:
+    """Delete a namespace as an admin would, and wait until it is gone."""
+    core.delete_namespace(ns)
+
+    def gone() -> bool:
+        try:
+            core.read_namespace(ns)
+        except client.ApiException as e:
+            return e.status == 404
+        return False
+
+    await _until(gone, f"namespace {ns} gone")
+
+
 @contextlib.contextmanager
 def _cordoned(core: client.CoreV1Api) -> Iterator[None]:
     """Every node unschedulable (pods stay Pending) until the block ends or the test
@@ -404,16 +418,7 @@ async def test_a_namespace_deleted_by_an_admin_is_made_again_with_its_volumes(si
     sp = make_spawner(FakeUser("nora", ["vision"]))
     await sp.start()
     await sp.stop()
-    core.delete_namespace(ns)
-
-    def gone() -> bool:
-        try:
-            core.read_namespace(ns)
-        except client.ApiException as e:
-            return e.status == 404
-        return False
-
-    await _until(gone, "the namespace gone")
+    await _delete_namespace(core, ns)
     pv_name = f"teamhub.{ns}.vision.data"
     await _until(
         lambda: core.read_persistent_volume(pv_name).status.phase == "Released", "Released"
@@ -425,4 +430,35 @@ async def test_a_namespace_deleted_by_an_admin_is_made_again_with_its_volumes(si
     assert claim.status.phase == "Bound"
     pv = core.read_persistent_volume(pv_name)
     assert pv.status.phase == "Bound" and pv.spec.claim_ref.uid == claim.metadata.uid
+    await sp.stop()
+
+
+async def test_volumes_of_a_team_left_while_the_namespace_was_gone_go_at_the_next_start(
+    sim, core
+) -> None:
+    """A namespace a start made has nothing to prune; a PV of an earlier namespace that the
+    plan no longer has stays Released (bound to no claim, and no claim can bind it: its
+    claimRef names the gone claim's uid) until the start after, which lists and prunes."""
+    ns = "teamhub-olga"
+    user = FakeUser("olga", ["vision"])
+    sp = make_spawner(user)
+    await sp.start()
+    await sp.stop()
+    await _delete_namespace(core, ns)
+    pv_name = f"teamhub.{ns}.vision.data"
+    await _until(
+        lambda: core.read_persistent_volume(pv_name).status.phase == "Released", "Released"
+    )
+
+    user.auth_state["teamhub"]["groups"] = []  # olga left vision meanwhile
+    sp = make_spawner(user)
+    await sp.start()  # a new namespace
+    pv = core.read_persistent_volume(pv_name)
+    assert pv.status.phase == "Released" and pv.spec.claim_ref.uid
+    await sp.stop()
+
+    sp = make_spawner(user)
+    await sp.start()  # the namespace exists: listed, and the PV pruned
+    mine = core.list_persistent_volume(label_selector="teamhub.io/user=olga").items
+    assert [p.metadata.name for p in mine] == [f"teamhub.{ns}.global.datasets"]
     await sp.stop()
