@@ -167,13 +167,17 @@ class Scheduler(Controller):
         return found
 
     def bind(self, pod: dict, node: str) -> None:
-        new = deep_copy(pod)
-        new["spec"]["nodeName"] = node
-        conds = [
-            c
-            for c in new.get("status", {}).get("conditions", []) or []
-            if c["type"] != "PodScheduled"
-        ]
+        # Stored objects are never changed in place, so the new version may share what it
+        # does not change with the old one (the containers, volumes, labels...): only the
+        # dicts written here are new (the store writes resourceVersion into metadata).
+        status = pod.get("status") or {}
+        new = {
+            **pod,
+            "metadata": dict(pod["metadata"]),
+            "spec": {**pod["spec"], "nodeName": node},
+            "status": dict(status),
+        }
+        conds = [c for c in status.get("conditions", []) or [] if c["type"] != "PodScheduled"]
         conds.append(
             {
                 "type": "PodScheduled",
