@@ -94,8 +94,10 @@ class Api:
         rt: ResourceType,
         namespace: str | None,
         predicate: Callable[[Obj], bool] | None = None,
+        *,
+        share: bool = False,
     ) -> tuple[list[Obj], int]:
-        return self.store.list(rt, namespace or None, predicate)
+        return self.store.list(rt, namespace or None, predicate, share=share)
 
     # ------------------------------------------------------------------ writes
     def create(

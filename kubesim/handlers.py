@@ -83,7 +83,8 @@ async def list_(
 ) -> web.StreamResponse:
     q = request.query
     pred = server.predicate(route, q)
-    items, rv = server.sim.api.list(route.rt, route.namespace, pred)
+    # Shared, not copied: the items are only filtered and serialised here.
+    items, rv = server.sim.api.list(route.rt, route.namespace, pred, share=True)
     cont_in = q.get("continue")
     if cont_in:
         rv0, last = server.decode_continue(cont_in)

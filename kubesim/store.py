@@ -172,11 +172,17 @@ class Store:
         rt: ResourceType,
         namespace: str | None,
         predicate: Callable[[Obj], bool] | None = None,
+        *,
+        share: bool = False,
     ) -> tuple[list[Obj], int]:
+        """The objects (sorted, optionally filtered) and the store's resourceVersion.
+        ``share``: the stored objects themselves, for a caller that only reads them
+        (serialises a response), else copies."""
         items = self.iter(rt, namespace)
         if predicate is not None:
             items = [o for o in items if predicate(o)]
-        return deep_copy(sorted(items, key=_sort_key)), self.rv
+        items = sorted(items, key=_sort_key)
+        return (items if share else deep_copy(items)), self.rv
 
     # ----------------------------------------------------------------- writes
     def _bump(self) -> str:
