@@ -188,6 +188,7 @@ def _hint_format(d: Decimal, hint: str) -> str:
     return DECIMAL_SI
 
 
+@functools.lru_cache(maxsize=4096)
 def format_quantity(d: Decimal | int, hint: str = DECIMAL_SI) -> str:
     """Render ``d`` the way the API prints a quantity (status, quota and event messages).
 
@@ -197,6 +198,9 @@ def format_quantity(d: Decimal | int, hint: str = DECIMAL_SI) -> str:
     ``requests.storage``, ``hugepages-2Mi`` ...) print in BinarySI when the value is
     a whole multiple of 1024 (``1Gi``, ``512Mi``), everything else in DecimalSI
     (``500m``, ``2``, ``1G``). Pass the format itself when you know it.
+
+    Cached: quota status re-renders the same few values at every write in a namespace,
+    and the text depends only on the value (equal Decimals print alike) and the hint.
     """
     with localcontext(_CTX):
         d = Decimal(d)

@@ -12,6 +12,7 @@ import asyncio
 import copy
 import gc
 import ipaddress
+import random
 import shutil
 import tempfile
 import threading
@@ -43,6 +44,9 @@ from kubesim.kubelet.instant import InstantRuntime
 from kubesim.resources import ResourceType, default_registry
 from kubesim.server import Server
 from kubesim.store import Event, Store, now_rfc3339
+
+#: Object uids (``KubeSim.new_uid``): a PRNG seeded from the OS once.
+_uid_random = random.Random()
 
 T = TypeVar("T")
 DEFAULT_NODES = ({"name": "kubesim-node-1"}, {"name": "kubesim-node-2"})
@@ -322,7 +326,10 @@ class KubeSim:
         self.kubelet.on_event(ev)
 
     def new_uid(self) -> str:
-        return str(uuid.uuid4())
+        """A random (version 4) UUID, as the API server gives every object. From a PRNG
+        seeded once rather than ``uuid4``'s system call per object: uniqueness is what a
+        simulator needs, not unpredictability."""
+        return str(uuid.UUID(int=_uid_random.getrandbits(128), version=4))
 
     def lookup(self, plural: str, namespace: str, name: str) -> dict | None:
         return self.store.peek(self.api.rt("", plural), namespace, name)
