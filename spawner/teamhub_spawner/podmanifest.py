@@ -15,7 +15,8 @@ and env vars; ``bench/spawn.py`` at 100 concurrent starts).
   ``modify_pod_hook``, or anything else that reads ``pod.spec``, gets the typed models
   as with any ``V1Pod``, and its changes are what is sent.
 - :class:`PodsApi` is ``CoreV1Api`` with a ``create_namespaced_pod`` that sends a
-  ``PodManifest``'s JSON as it is and returns the created pod as JSON (a dict) rather
+  ``PodManifest``'s JSON as it is, to the pods' REST path (:mod:`.restapi`, without the
+  typed layer's copy of the body), and returns the created pod as JSON (a dict) rather
   than a ``V1Pod``: KubeSpawner only awaits it. Errors are the ``ApiException`` the
   typed call raises (KubeSpawner handles 409 by stopping the old pod and retrying).
 """
@@ -28,7 +29,7 @@ from typing import Any
 
 from kubernetes_asyncio.client import CoreV1Api, V1Pod
 
-from teamhub_spawner.restapi import read_answer
+from teamhub_spawner.restapi import path, send
 
 
 def _decode(api_client: Any, data: Any, klass: str) -> Any:
@@ -77,10 +78,10 @@ class PodsApi(CoreV1Api):
     """``CoreV1Api`` whose pod creates send JSON and answer JSON (see module docs)."""
 
     async def create_namespaced_pod(self, namespace: str, body: Any, **kwargs: Any) -> Any:
-        if kwargs.get("_preload_content", True) is False:
+        if kwargs:  # options KubeSpawner does not use: the typed call handles them
             return await super().create_namespaced_pod(namespace, body, **kwargs)
         if isinstance(body, PodManifest):
             body = body.to_json()
-        kwargs["_preload_content"] = False
-        resp = await super().create_namespaced_pod(namespace, body, **kwargs)
-        return await read_answer(resp)
+        elif isinstance(body, V1Pod):
+            body = self.api_client.sanitize_for_serialization(body)
+        return await send("POST", path("Pod", namespace), body=body, api_client=self.api_client)

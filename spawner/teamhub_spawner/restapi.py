@@ -74,11 +74,13 @@ async def send(
     timeout: float | None = None,
     parse: bool = True,
     content_type: str = "application/json",
+    api_client: Any = None,
 ) -> Any:
     """One request; the answer's JSON (None if empty, or not ``parse``d). A non-2xx
     answer raises ``ApiException`` as the typed API would (status, reason, body as text,
-    headers); network errors and timeouts raise what aiohttp raises."""
-    api_client = shared("CoreV1Api").api_client
+    headers); network errors and timeouts raise what aiohttp raises. Through
+    ``api_client`` (an ``ApiClient``), by default KubeSpawner's shared one."""
+    api_client = api_client or shared("CoreV1Api").api_client
     headers = {
         **api_client.default_headers,
         "Accept": "application/json",

@@ -462,3 +462,20 @@ async def test_volumes_of_a_team_left_while_the_namespace_was_gone_go_at_the_nex
     mine = core.list_persistent_volume(label_selector="teamhub.io/user=olga").items
     assert [p.metadata.name for p in mine] == [f"teamhub.{ns}.global.datasets"]
     await sp.stop()
+
+
+async def test_a_modify_pod_hook_may_return_a_new_v1pod(sim, core) -> None:
+    """A hook may build and return another ``V1Pod`` (not the one it was given): that pod
+    is what is created."""
+    from kubernetes_asyncio.client import V1Pod
+
+    def hook(spawner: Any, pod: V1Pod) -> V1Pod:
+        pod.metadata.labels["rebuilt"] = "yes"
+        return V1Pod(api_version="v1", kind="Pod", metadata=pod.metadata, spec=pod.spec)
+
+    sp = make_spawner(FakeUser("pia", ["vision"]), traits={"modify_pod_hook": hook})
+    await sp.start()
+    pod = core.read_namespaced_pod(sp.pod_name, "teamhub-pia")
+    assert pod.metadata.labels["rebuilt"] == "yes"
+    assert pod.spec.service_account_name == "teamhub-user"
+    await sp.stop()
