@@ -91,11 +91,4 @@ async def wait_bound(
         remaining = deadline - loop.time()
         if not left or remaining <= 0:
             return left
-        keys = [f"{namespace}/{name}" for name in left]
-        fut = reflector.changed(keys)
-        try:
-            await asyncio.wait_for(fut, remaining)
-        except TimeoutError:
-            pass
-        finally:
-            reflector.forget(fut, keys)
+        await reflector.next_change([f"{namespace}/{name}" for name in left], remaining)

@@ -88,6 +88,16 @@ class WakingReflector(ResourceReflector):
                 if not waiting:
                     del self._waiters[key]
 
+    async def next_change(self, keys: list[str], timeout: float) -> None:
+        """Return when one of ``keys`` changes, or after ``timeout`` seconds."""
+        fut = self.changed(keys)
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self.forget(fut, keys)
+
     async def wait_until(self, keys: list[str], done: Callable[[], Any], timeout: float) -> bool:
         """Wait until ``done()`` is true, looking again each time one of ``keys``
         changes, at most ``timeout`` seconds; whether it became true."""
@@ -97,13 +107,7 @@ class WakingReflector(ResourceReflector):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
-            fut = self.changed(keys)
-            try:
-                await asyncio.wait_for(fut, remaining)
-            except TimeoutError:
-                pass
-            finally:
-                self.forget(fut, keys)
+            await self.next_change(keys, remaining)
         return True
 
 

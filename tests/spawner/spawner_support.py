@@ -117,3 +117,24 @@ def make_spawner(
     sp.api_token = f"hub-token-for-{user.name}"
     sp.user_options = options
     return sp
+
+
+def without_watch(cls: type, items: dict) -> Any:
+    """A reflector of one of teamhub's waking kinds (``teamhub_spawner.reflectors``)
+    holding ``items``, with no watch and no API client: for its waking and indexing."""
+    from teamhub_spawner import reflectors
+
+    class Unwatched(cls):  # type: ignore[valid-type,misc]
+        def __init__(self) -> None:  # no ResourceReflector.__init__: no client
+            self._waiters: dict = {}
+            self._by_object: dict = {}
+            if hasattr(self, "_index"):
+                for key, obj in items.items():
+                    self._index(key, obj)
+            self.items = reflectors._Watched(items, self._on_change)
+
+        @property  # type: ignore[override]
+        def resources(self) -> dict:
+            return self.items
+
+    return Unwatched()

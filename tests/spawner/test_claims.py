@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from teamhub_spawner import claims, reflectors
+from teamhub_spawner import claims
 
 from kubesim.sim import KubeSim
 from tests.spawner.spawner_support import (
@@ -16,6 +16,7 @@ from tests.spawner.spawner_support import (
     make_spawner,
     spawner_kubesim,
     stop_reflectors,  # noqa: F401 (an autouse fixture)
+    without_watch,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -46,20 +47,8 @@ async def test_what_counts_as_unbound() -> None:
     ]
 
 
-class FakeReflector(claims.ClaimReflector):
-    """A ClaimReflector's waking, without its watch."""
-
-    def __init__(self, items: dict) -> None:  # no ResourceReflector.__init__: no client
-        self._waiters = {}
-        self.items = reflectors._Watched(items, self._on_change)
-
-    @property  # type: ignore[override]
-    def resources(self) -> dict:
-        return self.items
-
-
 async def test_the_wait_ends_when_claims_bind_or_time_is_up() -> None:
-    reflector = FakeReflector({"ns/a": pvc("a"), "ns/b": pvc("b", "Bound")})
+    reflector = without_watch(claims.ClaimReflector, {"ns/a": pvc("a"), "ns/b": pvc("b", "Bound")})
 
     async def bind_later() -> None:
         await asyncio.sleep(0.15)

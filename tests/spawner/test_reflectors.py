@@ -9,6 +9,8 @@ import asyncio
 import pytest
 from teamhub_spawner import reflectors
 
+from tests.spawner.spawner_support import without_watch
+
 
 def event(uid: str, pod: str, at: str | None = None, *, micro: str | None = None) -> dict:
     return {
@@ -19,27 +21,14 @@ def event(uid: str, pod: str, at: str | None = None, *, micro: str | None = None
     }
 
 
-class FakeEvents(reflectors.TeamEventReflector):
-    """A TeamEventReflector's store and index, without its watch."""
-
-    def __init__(self, items: dict) -> None:  # no ResourceReflector.__init__: no client
-        self._by_object = {}
-        for key, ev in items.items():
-            self._index(key, ev)
-        self.items = reflectors._Watched(items, self._on_change)
-
-    @property  # type: ignore[override]
-    def resources(self) -> dict:
-        return self.items
-
-
 def test_a_pods_events_come_from_its_own_in_the_reflectors_order() -> None:
-    r = FakeEvents(
+    r = without_watch(
+        reflectors.TeamEventReflector,
         {
             "ns/b": event("b", "jupyter-ann", "2026-01-01T00:00:02Z"),
             "ns/a": event("a", "jupyter-ann", "2026-01-01T00:00:01Z"),
             "ns/x": event("x", "jupyter-bob", "2026-01-01T00:00:00Z"),
-        }
+        },
     )
     r.resources["ns/c"] = event("c", "jupyter-ann", micro="2026-01-01T00:00:03.000001Z")
     assert [e["metadata"]["uid"] for e in r.events_of("jupyter-ann")] == ["a", "b", "c"]
@@ -51,7 +40,9 @@ def test_a_pods_events_come_from_its_own_in_the_reflectors_order() -> None:
 
 
 def test_the_index_follows_updates_and_deletions() -> None:
-    r = FakeEvents({"ns/a": event("a", "jupyter-ann", "2026-01-01T00:00:01Z")})
+    r = without_watch(
+        reflectors.TeamEventReflector, {"ns/a": event("a", "jupyter-ann", "2026-01-01T00:00:01Z")}
+    )
     r.resources["ns/a"] = event("a", "jupyter-ann", "2026-01-01T00:00:09Z")  # count += 1
     assert [e["lastTimestamp"] for e in r.events_of("jupyter-ann")] == ["2026-01-01T00:00:09Z"]
     assert r.resources.pop("ns/a")["metadata"]["uid"] == "a"
@@ -62,19 +53,9 @@ def test_the_index_follows_updates_and_deletions() -> None:
         r.resources.pop("ns/gone")
 
 
-class FakeWaking(reflectors.WakingReflector):
-    def __init__(self, items: dict) -> None:  # no ResourceReflector.__init__: no client
-        self._waiters = {}
-        self.items = reflectors._Watched(items, self._on_change)
-
-    @property  # type: ignore[override]
-    def resources(self) -> dict:
-        return self.items
-
-
 @pytest.mark.asyncio
 async def test_wait_until_looks_again_only_when_its_keys_change() -> None:
-    r = FakeWaking({})
+    r = without_watch(reflectors.WakingReflector, {})
     looks = []
 
     def done() -> bool:

@@ -310,6 +310,13 @@ def _set_unschedulable(core: client.CoreV1Api, value: bool) -> None:
         core.patch_node(node.metadata.name, {"spec": {"unschedulable": value}})
 
 
+async def _until_released(core: client.CoreV1Api, pv_name: str) -> None:
+    def released() -> bool:
+        return core.read_persistent_volume(pv_name).status.phase == "Released"
+
+    await _until(released, f"PersistentVolume {pv_name} Released")
+
+
 async def _delete_namespace(core: client.CoreV1Api, ns: str) -> None:
     """Delete a namespace as an admin would, and wait until it is gone."""
     core.delete_namespace(ns)
@@ -420,9 +427,7 @@ async def test_a_namespace_deleted_by_an_admin_is_made_again_with_its_volumes(si
     await sp.stop()
     await _delete_namespace(core, ns)
     pv_name = f"teamhub.{ns}.vision.data"
-    await _until(
-        lambda: core.read_persistent_volume(pv_name).status.phase == "Released", "Released"
-    )
+    await _until_released(core, pv_name)
 
     sp = make_spawner(FakeUser("nora", ["vision"]))
     await asyncio.wait_for(sp.start(), 15)
@@ -446,9 +451,7 @@ async def test_volumes_of_a_team_left_while_the_namespace_was_gone_go_at_the_nex
     await sp.stop()
     await _delete_namespace(core, ns)
     pv_name = f"teamhub.{ns}.vision.data"
-    await _until(
-        lambda: core.read_persistent_volume(pv_name).status.phase == "Released", "Released"
-    )
+    await _until_released(core, pv_name)
 
     user.auth_state["teamhub"]["groups"] = []  # olga left vision meanwhile
     sp = make_spawner(user)
