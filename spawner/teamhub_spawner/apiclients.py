@@ -7,8 +7,8 @@ kubernetes_asyncio opens their aiohttp session with ``trust_env=True``; aiohttp 
 up ``~/.netrc`` and the ``HTTP(S)_PROXY``/``NO_PROXY`` variables before *every* request, each
 lookup in an executor thread. Measured on this project's 2-core machines, that costs about
 1 ms of CPU per request against about 0.3 ms for the request itself: a TeamSpawner start
-makes 17 requests, so at 100 users starting together the lookups were the largest part of
-the hub's CPU (``bench/spawn.py``).
+made 17 requests (a first start now makes 16), so at 100 users starting together the
+lookups were the largest part of the hub's CPU (``bench/spawn.py``).
 
 Inside a cluster the hub reaches the API server directly (in-cluster config names its
 address; kubeconfig files name a server and, when needed, a ``proxy-url``, which
