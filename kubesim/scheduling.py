@@ -14,8 +14,9 @@ unresolvable). Of the VolumeBinding plugin, the PreFilter is modelled: a pod who
 missing, being deleted, or not yet bound (with Immediate binding) is not scheduled, and is
 tried again when claims change (:func:`volume_prefilter`); claims that wait for their
 first consumer pass, and the scheduler controller binds their pod once the node it chose
-has them bound (``controllers/scheduler.py``). Not implemented: host ports, pod
-(anti-)affinity, topology spread, the other volume filters, DRA filters, preferred-affinity
+has them bound (``controllers/scheduler.py``); of its Filter, the node affinity of bound
+volumes (``volume_affinity``). Not implemented: host ports, pod (anti-)affinity, topology
+spread, the other volume filters, DRA filters, preferred-affinity
 scoring, and preemption itself: pods are assumed to share one priority, so a node that is
 merely full reports "No preemption victims found". A pod with ``spec.nodeName`` bypasses
 the scheduler, as in a real cluster.
@@ -47,6 +48,7 @@ from kubesim.quantity import (
 REASON_NODE_UNSCHEDULABLE = "node(s) were unschedulable"
 REASON_TAINT = "node(s) had untolerated taint(s)"
 REASON_NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
+REASON_VOLUME_NODE_AFFINITY = "node(s) had volume node affinity conflict"
 REASON_TOO_MANY_PODS = "Too many pods"
 NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 SCHEDULING_GATED = "Scheduling is blocked due to non-empty scheduling gates"
@@ -167,8 +169,14 @@ def _matches_node_affinity(pod: dict[str, Any], node: dict[str, Any]) -> bool:
     required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
         "requiredDuringSchedulingIgnoredDuringExecution"
     )
+    return _matches_selector(required, node)
+
+
+def _matches_selector(required: dict[str, Any] | None, node: dict[str, Any]) -> bool:
+    """Whether ``node`` matches a NodeSelector (None: every node does)."""
     if required is None:
         return True
+    labels = (node.get("metadata") or {}).get("labels") or {}
     fields = {"metadata.name": (node.get("metadata") or {}).get("name", "")}
     for term in required.get("nodeSelectorTerms") or []:
         exprs, fexprs = term.get("matchExpressions") or [], term.get("matchFields") or []
@@ -214,8 +222,12 @@ def filter_node(
     node: dict[str, Any],
     pods_on_node: list[dict[str, Any]],
     requests: Requests = requests_of,
+    volume_affinity: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> tuple[list[str], bool]:
-    """Reasons this node cannot take the pod (empty: it can), and if preemption cannot help."""
+    """Reasons this node cannot take the pod (empty: it can), and if preemption cannot help.
+
+    ``volume_affinity``: the ``spec.nodeAffinity.required`` of the PVs the pod's claims
+    are bound to (VolumeBinding's Filter: a node must match each)."""
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
     cordon = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
     if (node.get("spec") or {}).get("unschedulable") and not _tolerates(tolerations, cordon):
@@ -227,6 +239,8 @@ def filter_node(
             return [REASON_TAINT], True
     if not _matches_node_affinity(pod, node):
         return [REASON_NODE_AFFINITY], True
+    if not all(_matches_selector(required, node) for required in volume_affinity):
+        return [REASON_VOLUME_NODE_AFFINITY], True
     return _fit(pod, node, _active(pods_on_node, pod), requests)
 
 
@@ -311,12 +325,14 @@ def schedule(
     pods_on_node: dict[str, list[dict[str, Any]]],
     requests: Requests = requests_of,
     prefilter: str | None = None,
+    volume_affinity: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> str | SchedulingFailure:
     """The node the default scheduler would bind ``pod`` to, or why it cannot.
 
     ``pods_on_node`` maps node name to the pods bound there; ``requests`` gives what each
     of them takes (``requests_of``, or a cache of it); ``prefilter`` is a PreFilter
-    plugin's rejection (:func:`volume_prefilter`), which no node can overcome. Among
+    plugin's rejection (:func:`volume_prefilter`), which no node can overcome;
+    ``volume_affinity`` the node affinity of the pod's bound volumes. Among
     feasible nodes the least allocated wins; ties go to the first name (the real
     scheduler picks at random).
     """
@@ -340,7 +356,7 @@ def schedule(
     for node in nodes:
         name = node["metadata"]["name"]
         on_node = pods_on_node.get(name, [])
-        reasons, hopeless = filter_node(pod, node, on_node, requests)
+        reasons, hopeless = filter_node(pod, node, on_node, requests, volume_affinity)
         if reasons:
             failures[name] = reasons
             if hopeless:

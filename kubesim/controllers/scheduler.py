@@ -110,14 +110,23 @@ class Scheduler(Controller):
             lambda claim: self.store.peek(pvc_rt, ns, claim),
             lambda name: self.store.peek(sc_rt, "", name),
         )
-        result = schedule(pod, nodes, self._pods_on_nodes(), self._stored_requests, prefilter)
+        result = schedule(
+            pod,
+            nodes,
+            self._pods_on_nodes(),
+            self._stored_requests,
+            prefilter,
+            self._volume_affinity(pod, ns),
+        )
         if isinstance(result, SchedulingFailure):
             self.unschedulable.add((ns, name))
             self._set_unschedulable(pod, result.message, result.reason)
             return
-        late = self._late_claims(pod, ns)
-        node = next((n for n in (_selected(c) for c in late) if n), None) or result
-        unbound = [c for c in late if not _fully_bound(c)]
+        unbound = [c for c in self._late_claims(pod, ns) if not _fully_bound(c)]
+        # A pod whose claims wait for a node already chosen for them keeps that node (the
+        # real scheduler holds it in PreBind); bound volumes constrain it by their node
+        # affinity (the filter above).
+        node = next((n for n in (_selected(c) for c in unbound) if n), None) or result
         if unbound:
             # VolumeBinding's PreBind: the claims that wait for their first consumer learn
             # the chosen node; the pod is bound once they are (retried as they change).
@@ -128,6 +137,21 @@ class Scheduler(Controller):
             return
         self.unschedulable.discard((ns, name))
         self.bind(pod, node)
+
+    def _volume_affinity(self, pod: dict, ns: str) -> list[dict]:
+        """The node affinity (``required``) of the PVs the pod's claims are bound to."""
+        pvc_rt = self.api.rt("", "persistentvolumeclaims")
+        pv_rt = self.api.rt("", "persistentvolumes")
+        out = []
+        for vol in pod["spec"].get("volumes") or []:
+            ref = vol.get("persistentVolumeClaim")
+            pvc = ref and self.store.peek(pvc_rt, ns, ref.get("claimName", ""))
+            pv_name = pvc and pvc.get("spec", {}).get("volumeName")
+            pv = pv_name and self.store.peek(pv_rt, "", pv_name)
+            required = pv and (pv["spec"].get("nodeAffinity") or {}).get("required")
+            if required:
+                out.append(required)
+        return out
 
     def _late_claims(self, pod: dict, ns: str) -> list[dict]:
         """The pod's claims of a WaitForFirstConsumer class."""

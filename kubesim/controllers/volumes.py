@@ -45,6 +45,9 @@ def _claims(pv: dict, pvc: dict) -> bool:
     )
 
 
+#: The node label a provisioned volume's node affinity names.
+HOSTNAME = "kubernetes.io/hostname"
+
 #: The annotation by which the scheduler tells the PV controller (and provisioners) the
 #: node of the first pod using a WaitForFirstConsumer claim.
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
@@ -328,6 +331,21 @@ class VolumeController(Controller):
                 },
             },
         }
+        node = (m.get("annotations") or {}).get(SELECTED_NODE)
+        if node:
+            # Provisioned for the node its first pod was given (WaitForFirstConsumer), as
+            # node-local provisioners do: only pods on that node can use it.
+            pv["spec"]["nodeAffinity"] = {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": HOSTNAME, "operator": "In", "values": [node]}
+                            ]
+                        }
+                    ]
+                }
+            }
         created = self.api.create(self.api.rt("", "persistentvolumes"), "", pv, share=True)
         self.sim.recorder.record(
             pvc,

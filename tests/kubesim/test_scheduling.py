@@ -327,3 +327,24 @@ def test_a_prefilter_rejection_holds_on_every_node() -> None:
         "no new claims to deallocate, preemption: not eligible due to preemptionPolicy=Never."
     )
     assert schedule(pod, nodes, {}) == "a"
+
+
+def _on_host(name: str) -> dict:
+    """A PV's ``nodeAffinity.required`` pinning it to one node (what a node-local
+    provisioner writes)."""
+    expression = {"key": "kubernetes.io/hostname", "operator": "In", "values": [name]}
+    return {"nodeSelectorTerms": [{"matchExpressions": [expression]}]}
+
+
+def test_a_bound_volume_pins_its_pods_to_the_nodes_it_allows() -> None:
+    nodes = [make_node("a"), make_node("b")]
+    pod = _claim_pod("bound")
+    assert schedule(pod, nodes, {}) == "a"  # least allocated, first name
+    assert schedule(pod, nodes, {}, volume_affinity=[_on_host("b")]) == "b"
+    result = schedule(pod, nodes, {}, volume_affinity=[_on_host("a"), _on_host("b")])
+    assert isinstance(result, SchedulingFailure)
+    assert result.message == (
+        "0/2 nodes are available: 2 node(s) had volume node affinity conflict. "
+        "no new claims to deallocate, preemption: 0/2 nodes are available: "
+        "2 Preemption is not helpful for scheduling."
+    )

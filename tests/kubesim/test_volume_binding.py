@@ -191,3 +191,54 @@ def test_a_claim_waiting_for_its_first_consumer_binds_on_its_pods_node(kubesim: 
         if e["involvedObject"]["name"] == "user"
     ]
     assert "FailedScheduling" not in reasons and "Scheduled" in reasons
+
+
+def test_a_volume_provisioned_for_a_node_keeps_its_pods_there(kubesim: KubeSim) -> None:
+    """A WaitForFirstConsumer volume is provisioned for its first pod's node (node
+    affinity, as node-local provisioners write it): a later pod using it goes to that
+    node, and one that may not run there is unschedulable, with the scheduler's reason."""
+    kubesim.apply(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "local"},
+            "provisioner": "kubesim.io/hostpath",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        }
+    )
+    kubesim.apply(_pvc("cache", storageClassName="local", accessModes=["ReadWriteMany"]))
+
+    def pod(name: str, **spec: Any) -> dict[str, Any]:
+        p = restricted_pod(
+            name, volumes=[{"name": "c", "persistentVolumeClaim": {"claimName": "cache"}}], **spec
+        )
+        return {"apiVersion": "v1", "kind": "Pod", **p}
+
+    def node_of(name: str) -> str | None:
+        return ((kubesim.lookup("pods", "default", name) or {}).get("spec") or {}).get("nodeName")
+
+    kubesim.apply(pod("first"))
+    first = wait_for(lambda: node_of("first"), what="the first pod scheduled")
+    pvc = wait_for(lambda: _bound(kubesim, "cache"), what="the claim bound")
+    pv = kubesim.lookup("persistentvolumes", "", pvc["spec"]["volumeName"])
+    (term,) = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+    assert term["matchExpressions"] == [
+        {"key": "kubernetes.io/hostname", "operator": "In", "values": [first]}
+    ]
+
+    # The other node is less allocated now: only the volume keeps the pod on this one.
+    kubesim.apply(pod("second"))
+    assert wait_for(lambda: node_of("second"), what="the second pod scheduled") == first
+
+    nodes = kubesim.call(lambda: list(kubesim.store.iter(kubesim.api.rt("", "nodes"))))
+    (other,) = [n["metadata"]["name"] for n in nodes if n["metadata"]["name"] != first]
+    kubesim.apply(pod("elsewhere", nodeSelector={"kubernetes.io/hostname": other}))
+
+    def unschedulable() -> str | None:
+        p = kubesim.lookup("pods", "default", "elsewhere") or {}
+        conds = (p.get("status") or {}).get("conditions") or []
+        return next((c["message"] for c in conds if c.get("reason") == "Unschedulable"), None)
+
+    message = wait_for(unschedulable, what="the pod unschedulable")
+    assert "node(s) had volume node affinity conflict" in message
+    assert node_of("elsewhere") is None
