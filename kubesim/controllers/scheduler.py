@@ -110,19 +110,20 @@ class Scheduler(Controller):
             lambda claim: self.store.peek(pvc_rt, ns, claim),
             lambda name: self.store.peek(sc_rt, "", name),
         )
+        claims = self._claims_of(pod, ns)
         result = schedule(
             pod,
             nodes,
             self._pods_on_nodes(),
             self._stored_requests,
             prefilter,
-            self._volume_affinity(pod, ns),
+            self._volume_affinity(claims),
         )
         if isinstance(result, SchedulingFailure):
             self.unschedulable.add((ns, name))
             self._set_unschedulable(pod, result.message, result.reason)
             return
-        unbound = [c for c in self._late_claims(pod, ns) if not _fully_bound(c)]
+        unbound = [c for c in self._late_claims(claims) if not _fully_bound(c)]
         # A pod whose claims wait for a node already chosen for them keeps that node (the
         # real scheduler holds it in PreBind); bound volumes constrain it by their node
         # affinity (the filter above).
@@ -138,35 +139,38 @@ class Scheduler(Controller):
         self.unschedulable.discard((ns, name))
         self.bind(pod, node)
 
-    def _volume_affinity(self, pod: dict, ns: str) -> list[dict]:
-        """The node affinity (``required``) of the PVs the pod's claims are bound to."""
+    def _claims_of(self, pod: dict, ns: str) -> list[dict]:
+        """The pod's PersistentVolumeClaims that exist."""
         pvc_rt = self.api.rt("", "persistentvolumeclaims")
-        pv_rt = self.api.rt("", "persistentvolumes")
         out = []
         for vol in pod["spec"].get("volumes") or []:
             ref = vol.get("persistentVolumeClaim")
             pvc = ref and self.store.peek(pvc_rt, ns, ref.get("claimName", ""))
-            pv_name = pvc and pvc.get("spec", {}).get("volumeName")
+            if pvc:
+                out.append(pvc)
+        return out
+
+    def _volume_affinity(self, claims: list[dict]) -> list[dict]:
+        """The node affinity (``required``) of the PVs these claims are bound to."""
+        pv_rt = self.api.rt("", "persistentvolumes")
+        out = []
+        for pvc in claims:
+            pv_name = pvc.get("spec", {}).get("volumeName")
             pv = pv_name and self.store.peek(pv_rt, "", pv_name)
             required = pv and (pv["spec"].get("nodeAffinity") or {}).get("required")
             if required:
                 out.append(required)
         return out
 
-    def _late_claims(self, pod: dict, ns: str) -> list[dict]:
-        """The pod's claims of a WaitForFirstConsumer class."""
-        pvc_rt = self.api.rt("", "persistentvolumeclaims")
+    def _late_claims(self, claims: list[dict]) -> list[dict]:
+        """Those of these claims whose class is WaitForFirstConsumer."""
         sc_rt = self.api.rt("storage.k8s.io", "storageclasses")
-        out = []
-        for vol in pod["spec"].get("volumes") or []:
-            ref = vol.get("persistentVolumeClaim")
-            pvc = ref and self.store.peek(pvc_rt, ns, ref.get("claimName", ""))
-            if not pvc:
-                continue
-            sc = self.store.peek(sc_rt, "", pvc.get("spec", {}).get("storageClassName") or "")
-            if sc and sc.get("volumeBindingMode") == "WaitForFirstConsumer":
-                out.append(pvc)
-        return out
+        return [
+            pvc
+            for pvc in claims
+            if (sc := self.store.peek(sc_rt, "", pvc.get("spec", {}).get("storageClassName") or ""))
+            and sc.get("volumeBindingMode") == "WaitForFirstConsumer"
+        ]
 
     def _select_node(self, pvc: dict, node: str) -> None:
         new = deep_copy(pvc)
