@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -194,17 +194,56 @@ def _is_scalar(name: str) -> bool:
     return "/" in name or name.startswith(("hugepages-", "attachable-volumes-"))
 
 
-def _fit(
-    pod: dict, node: dict, others: list[dict], requests: Requests = requests_of
-) -> tuple[list[str], bool]:
+@dataclass
+class NodeUsage:
+    """What the pods bound to a node take, summed: the part of kube-scheduler's NodeInfo
+    that NodeResourcesFit reads (the pod count, ``Requested`` and ``NonZeroRequested``).
+
+    Why a running sum: the real scheduler keeps one per node in its cache, updated as pods
+    come and go, so a scheduling pass costs the same with 10 pods on a node or 1000; the
+    scheduler controller does the same (``add`` with ``sign=-1`` when a pod goes).
+    """
+
+    pods: int = 0
+    requested: dict[str, Decimal] = field(default_factory=dict)
+    non_zero: dict[str, Decimal] = field(default_factory=dict)
+
+    def add(self, requests: tuple[dict[str, Decimal], dict[str, Decimal]], sign: int = 1) -> None:
+        """Count a pod in (``sign=1``) or out (``-1``), by its ``requests_of``."""
+        self.pods += sign
+        for total, more in zip((self.requested, self.non_zero), requests, strict=True):
+            for k, v in more.items():
+                total[k] = total.get(k, Decimal(0)) + (v if sign > 0 else -v)
+
+    @classmethod
+    def of(
+        cls, pods: list[dict[str, Any]], pod: dict[str, Any], requests: Requests = requests_of
+    ) -> NodeUsage:
+        """The usage of ``pods`` that hold resources (not terminal, not ``pod`` itself)."""
+        usage = cls()
+        for p in _active(pods, pod):
+            usage.add(requests(p))
+        return usage
+
+
+#: Per node name: its usage, or the list of pods bound to it (summed when read).
+OnNode = Mapping[str, "NodeUsage | list[dict[str, Any]]"]
+
+
+def _usage_on(on_node: OnNode, name: str, pod: dict[str, Any], requests: Requests) -> NodeUsage:
+    found = on_node.get(name)
+    if isinstance(found, NodeUsage):
+        return found
+    return NodeUsage.of(found or [], pod, requests)
+
+
+def _fit(pod: dict, node: dict, usage: NodeUsage) -> tuple[list[str], bool]:
     """NodeResourcesFit: insufficient resources, and whether even an empty node is too small."""
     alloc = resource_list((node.get("status") or {}).get("allocatable"))
-    used: dict[str, Decimal] = {}
-    for p in others:
-        add_resources(used, requests(p)[0])
+    used = usage.requested
     want = effective_requests(pod)
     reasons, unresolvable = [], False
-    if len(others) + 1 > value(alloc.get("pods", Decimal(0))):
+    if usage.pods + 1 > value(alloc.get("pods", Decimal(0))):
         reasons.append(REASON_TOO_MANY_PODS)
     for name, req in sorted(want.items()):
         if name not in ("cpu", "memory", "ephemeral-storage") and not _is_scalar(name):
@@ -220,11 +259,14 @@ def _fit(
 def filter_node(
     pod: dict[str, Any],
     node: dict[str, Any],
-    pods_on_node: list[dict[str, Any]],
+    on_node: NodeUsage | list[dict[str, Any]],
     requests: Requests = requests_of,
     volume_affinity: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> tuple[list[str], bool]:
     """Reasons this node cannot take the pod (empty: it can), and if preemption cannot help.
+
+    ``on_node``: what the node's pods take (a :class:`NodeUsage`), or the pods bound to
+    it (each taking ``requests(pod)``).
 
     ``volume_affinity``: the ``spec.nodeAffinity.required`` of the PVs the pod's claims
     are bound to (VolumeBinding's Filter: a node must match each)."""
@@ -241,7 +283,8 @@ def filter_node(
         return [REASON_NODE_AFFINITY], True
     if not all(_matches_selector(required, node) for required in volume_affinity):
         return [REASON_VOLUME_NODE_AFFINITY], True
-    return _fit(pod, node, _active(pods_on_node, pod), requests)
+    usage = on_node if isinstance(on_node, NodeUsage) else NodeUsage.of(on_node, pod, requests)
+    return _fit(pod, node, usage)
 
 
 def _active(pods: list[dict[str, Any]], pod: dict[str, Any]) -> list[dict[str, Any]]:
@@ -259,14 +302,11 @@ def _key(pod: dict[str, Any]) -> tuple[str, str]:
 # ---------------------------------------------------------------- scoring and preemption
 
 
-def _least_allocated(
-    pod: dict, node: dict, others: list[dict], requests: Requests = requests_of
-) -> int:
+def _least_allocated(pod: dict, node: dict, usage: NodeUsage) -> int:
     """NodeResourcesFit LeastAllocated score over cpu and memory (weights 1, max 100)."""
     alloc = resource_list((node.get("status") or {}).get("allocatable"))
-    requested = pod_resources(pod, "requests", _NON_ZERO_DEFAULTS)
-    for p in others:
-        add_resources(requested, requests(p)[1])
+    requested = dict(usage.non_zero)
+    add_resources(requested, pod_resources(pod, "requests", _NON_ZERO_DEFAULTS))
     total = 0
     for name, scale in (("cpu", milli_value), ("memory", value)):
         cap, req = scale(alloc.get(name, Decimal(0))), scale(requested.get(name, Decimal(0)))
@@ -322,15 +362,16 @@ def volume_prefilter(
 def schedule(
     pod: dict[str, Any],
     nodes: list[dict[str, Any]],
-    pods_on_node: dict[str, list[dict[str, Any]]],
+    on_node: OnNode,
     requests: Requests = requests_of,
     prefilter: str | None = None,
     volume_affinity: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> str | SchedulingFailure:
     """The node the default scheduler would bind ``pod`` to, or why it cannot.
 
-    ``pods_on_node`` maps node name to the pods bound there; ``requests`` gives what each
-    of them takes (``requests_of``, or a cache of it); ``prefilter`` is a PreFilter
+    ``on_node`` maps node name to what its pods take (a :class:`NodeUsage`, as the
+    scheduler controller keeps), or to the pods bound there, each taking
+    ``requests(pod)``; ``prefilter`` is a PreFilter
     plugin's rejection (:func:`volume_prefilter`), which no node can overcome;
     ``volume_affinity`` the node affinity of the pod's bound volumes. Among
     feasible nodes the least allocated wins; ties go to the first name (the real
@@ -355,14 +396,14 @@ def schedule(
     feasible: list[tuple[int, str]] = []
     for node in nodes:
         name = node["metadata"]["name"]
-        on_node = pods_on_node.get(name, [])
-        reasons, hopeless = filter_node(pod, node, on_node, requests, volume_affinity)
+        usage = _usage_on(on_node, name, pod, requests)
+        reasons, hopeless = filter_node(pod, node, usage, requests, volume_affinity)
         if reasons:
             failures[name] = reasons
             if hopeless:
                 unresolvable.add(name)
         else:
-            score = _least_allocated(pod, node, _active(on_node, pod), requests)
+            score = _least_allocated(pod, node, usage)
             feasible.append((-score, name))
     if feasible:
         return min(feasible)[1]

@@ -21,6 +21,7 @@ from kubesim.controllers.volumes import SELECTED_NODE
 from kubesim.scheduling import (
     BIND_COMPLETED,
     TERMINAL_PHASES,
+    NodeUsage,
     SchedulingFailure,
     requests_of,
     schedule,
@@ -40,14 +41,12 @@ class Scheduler(Controller):
     def __init__(self, sim) -> None:  # type: ignore[no-untyped-def]
         super().__init__(sim)
         self.unschedulable: set[tuple[str, str]] = set()
-        #: Each bound pod's requests by uid, with the resourceVersion they were read at: a
-        #: stored object's content is fixed by its resourceVersion, so a pass re-reads only
-        #: pods that changed (the real scheduler keeps them in its NodeInfo cache).
-        self._requests: dict[str, tuple[str, tuple]] = {}
-        #: Bound, non-terminal pods by node and uid, kept current from pod events (every
-        #: write emits one, synchronously), so a pass does not scan every pod in the cluster.
-        #: Built from the store at the first pass.
-        self._on_node: dict[str, dict[str, dict]] | None = None
+        #: Bound, non-terminal pods by node and uid, with what each takes (its pod and
+        #: ``requests_of``), and their sum per node: the real scheduler's NodeInfo cache.
+        #: Kept current from pod events (every write emits one, synchronously), so a pass
+        #: neither scans the cluster's pods nor sums a node's; built at the first pass.
+        self._on_node: dict[str, dict[str, tuple[dict, tuple]]] | None = None
+        self._usage: dict[str, NodeUsage] = {}
 
     def on_event(self, ev: Event) -> None:
         if ev.rt.key == ("", "nodes"):
@@ -65,7 +64,6 @@ class Scheduler(Controller):
         self._index(ev.obj, gone)
         if gone:
             self.unschedulable.discard(key)
-            self._requests.pop(m.get("uid", ""), None)
             if spec.get("nodeName"):
                 self._retry_unschedulable()  # capacity freed
             return
@@ -73,20 +71,27 @@ class Scheduler(Controller):
             self.enqueue(key)
 
     def _index(self, pod: dict, gone: bool) -> None:
-        if self._on_node is None:
+        node = pod.get("spec", {}).get("nodeName")
+        if self._on_node is None or not node:
             return
-        uid, node = pod["metadata"].get("uid", ""), pod.get("spec", {}).get("nodeName")
-        if node and not gone:
-            self._on_node.setdefault(node, {})[uid] = pod
-        elif node:
-            self._on_node.get(node, {}).pop(uid, None)
+        uid = pod["metadata"].get("uid", "")
+        pods, usage = self._on_node.setdefault(node, {}), self._usage.setdefault(node, NodeUsage())
+        old = pods.pop(uid, None)
+        if old is not None and not gone and _same_resources(old[0], pod):
+            pods[uid] = (pod, old[1])  # a status write: it takes what it took
+            return
+        if old is not None:
+            usage.add(old[1], -1)
+        if not gone:
+            pods[uid] = (pod, requests_of(pod))
+            usage.add(pods[uid][1])
 
-    def _pods_on_nodes(self) -> dict[str, list[dict]]:
+    def _node_usage(self) -> dict[str, NodeUsage]:
         if self._on_node is None:
             self._on_node = {}
             for p in self.store.iter(self.api.rt("", "pods")):
                 self._index(p, p.get("status", {}).get("phase") in TERMINAL_PHASES)
-        return {node: list(pods.values()) for node, pods in self._on_node.items()}
+        return self._usage
 
     def _retry_unschedulable(self, namespace: str | None = None) -> None:
         for key in list(self.unschedulable):
@@ -114,10 +119,9 @@ class Scheduler(Controller):
         result = schedule(
             pod,
             nodes,
-            self._pods_on_nodes(),
-            self._stored_requests,
-            prefilter,
-            self._volume_affinity(claims),
+            self._node_usage(),
+            prefilter=prefilter,
+            volume_affinity=self._volume_affinity(claims),
         )
         if isinstance(result, SchedulingFailure):
             self.unschedulable.add((ns, name))
@@ -182,18 +186,6 @@ class Scheduler(Controller):
             if e.code not in (404, 409):  # gone, or changed: the next pass sees it
                 raise
 
-    def _stored_requests(self, pod: dict) -> tuple:
-        """``requests_of`` a stored pod, computed once per resourceVersion."""
-        m = pod["metadata"]
-        uid, rv = m.get("uid", ""), m.get("resourceVersion", "")
-        hit = self._requests.get(uid)
-        if hit is not None and hit[0] == rv:
-            return hit[1]
-        found = requests_of(pod)
-        if uid and rv:
-            self._requests[uid] = (rv, found)
-        return found
-
     def bind(self, pod: dict, node: str) -> None:
         # Stored objects are never changed in place, so the new version may share what it
         # does not change with the old one (the containers, volumes, labels...): only the
@@ -251,6 +243,16 @@ class Scheduler(Controller):
         if new != pod:
             self.store.replace(self.api.rt("", "pods"), new, check_rv=False, take=True, share=True)
         self.sim.recorder.record(pod, "Warning", "FailedScheduling", message, "default-scheduler")
+
+
+_RESOURCE_FIELDS = ("containers", "initContainers", "overhead", "resources")
+
+
+def _same_resources(old: dict, new: dict) -> bool:
+    """Whether two versions of a pod ask for the same resources (what ``requests_of``
+    reads is unchanged)."""
+    a, b = old.get("spec", {}), new.get("spec", {})
+    return all(a.get(f) == b.get(f) for f in _RESOURCE_FIELDS)
 
 
 def _selected(pvc: dict) -> str | None:

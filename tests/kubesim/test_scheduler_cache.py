@@ -1,5 +1,7 @@
-"""The scheduler keeps each bound pod's requests between passes (by uid and
-resourceVersion); a pod that changed or was re-created is counted with its requests now."""
+"""The scheduler keeps what each node's pods take as a running sum (kube-scheduler's
+NodeInfo), updated from pod events: a pod that changed or was re-created is counted with
+its requests now, status writes count nothing twice, and a pod that finished or went
+away frees its share."""
 
 from __future__ import annotations
 
@@ -47,6 +49,14 @@ def _outcome(sim: KubeSim, name: str) -> str:
     return wait_for(look, what=f"pod {name} scheduled or found unschedulable")
 
 
+def _wait_bound(sim: KubeSim, name: str) -> None:
+    """Until the pending pod ``name`` is bound (it was found unschedulable before)."""
+    wait_for(
+        lambda: ((sim.lookup("pods", "default", name) or {}).get("spec") or {}).get("nodeName"),
+        what=f"pod {name} bound once retried",
+    )
+
+
 def test_changed_pod_is_counted_with_its_new_requests(sim: KubeSim) -> None:
     _create(sim, "big", "1500m")
     assert _outcome(sim, "big") == "bound"
@@ -79,3 +89,47 @@ def test_recreated_pod_of_the_same_name_is_counted_with_its_requests(sim: KubeSi
     assert _outcome(sim, "second") == "bound"
     _create(sim, "third", "300m")  # 0.3 + 1.5 + 0.3 > 2
     assert _outcome(sim, "third").startswith("pending: 0/1 nodes are available: 1 Insufficient cpu")
+
+
+def test_status_writes_count_nothing_twice_and_finished_pods_free_their_share(
+    sim: KubeSim,
+) -> None:
+    _create(sim, "a", "1")
+    _create(sim, "b", "1")  # the node's 2 cpus are taken
+    for name in ("a", "b"):
+        assert _outcome(sim, name) == "bound"
+        wait_for(
+            lambda name=name: (sim.lookup("pods", "default", name) or {})
+            .get("status", {})
+            .get("phase")
+            == "Running",
+            what=f"{name} running (the kubelet's status writes)",
+        )
+    _create(sim, "c", "1")
+    assert _outcome(sim, "c").startswith("pending: 0/1 nodes are available: 1 Insufficient cpu")
+
+    def finish() -> None:
+        rt = sim.api.rt("", "pods")
+        pod = deep_copy(sim.store.peek(rt, "default", "a"))
+        pod["status"]["phase"] = "Succeeded"
+        sim.store.replace(rt, pod, check_rv=False)
+
+    sim.call(finish)  # a's cpu is free again: c is retried and fits, exactly
+    _wait_bound(sim, "c")
+    _create(sim, "d", "1m")
+    assert _outcome(sim, "d").startswith("pending: 0/1 nodes are available: 1 Insufficient cpu")
+
+
+def test_too_many_pods_counts_the_pods_bound_now(tmp_path: Path) -> None:
+    node = {"name": "tiny", "cpu": "8", "memory": "8Gi", "pods": 2}
+    sim = KubeSim(kubelet="instant", nodes=[node], data_dir=tmp_path / "kubesim").start()
+    try:
+        _create(sim, "a", "10m")
+        _create(sim, "b", "10m")
+        assert [_outcome(sim, n) for n in ("a", "b")] == ["bound", "bound"]
+        _create(sim, "c", "10m")
+        assert _outcome(sim, "c").startswith("pending: 0/1 nodes are available: 1 Too many pods")
+        sim.call(lambda: sim.store.remove(sim.api.rt("", "pods"), "default", "b"))
+        _wait_bound(sim, "c")
+    finally:
+        sim.stop()
