@@ -4,6 +4,7 @@ really sees (kubesim's process kubelet)."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -201,7 +202,9 @@ def test_apply_to_a_kubespawner_pod():
         container_security_context={"capabilities": {"add": ["NET_BIND_SERVICE"]}},
         pod_security_context={"runAsNonRoot": False, "supplementalGroups": [5]},
     )
-    pod = validate(apply_pod_additions(base, additions()))
+    before, added = copy.deepcopy(base), additions()
+    added_before = copy.deepcopy(added)
+    pod = validate(apply_pod_additions(base, added))
     assert "literal-hub-token" not in str(pod)
     env = {e["name"]: e for e in notebook(pod)["env"]}
     assert env["JUPYTERHUB_API_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "jupyterhub-api-token"
@@ -220,7 +223,7 @@ def test_apply_to_a_kubespawner_pod():
     # labels: KubeSpawner's kept, teamhub's added
     assert pod["metadata"]["labels"]["component"] == "singleuser-server"
     assert pod["metadata"]["labels"][L.COMPONENT] == L.COMPONENT_NOTEBOOK
-    assert base["spec"]["volumes"] == []  # the input is not modified
+    assert base == before and added == added_before  # neither input is changed
 
 
 def test_apply_refuses_clashes():
