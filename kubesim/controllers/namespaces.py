@@ -4,6 +4,7 @@ deletion that removes everything the namespace holds before the namespace itself
 from __future__ import annotations
 
 import copy
+import functools
 import subprocess
 from collections.abc import Hashable
 
@@ -11,6 +12,7 @@ from kubesim import errors
 from kubesim.controllers import Controller
 
 
+@functools.cache
 def root_ca() -> str:
     """The CA pods verify the API server with: the certificate of kubesim's https listener
     (``kubesim.tls``; made with ``openssl``, a placeholder where that is missing)."""

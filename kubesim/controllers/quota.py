@@ -12,7 +12,7 @@ from collections.abc import Hashable
 
 from kubesim import quota
 from kubesim.controllers import Controller
-from kubesim.store import Event, deep_copy
+from kubesim.store import Event
 
 
 class QuotaController(Controller):
@@ -37,6 +37,6 @@ class QuotaController(Controller):
             used = self.sim.quota_used(ns, q)
             status = quota.quota_status(q, used)
             if q.get("status") != status:
-                new = deep_copy(q)
-                new["status"] = status
+                # Only the status changes: the rest is shared with the stored version.
+                new = {**q, "metadata": dict(q["metadata"]), "status": status}
                 self.store.replace(rt, new, check_rv=False, take=True, share=True)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from kubesim.controllers import Controller
 from kubesim.quantity import parse_quantity
-from kubesim.store import Event, deep_copy
+from kubesim.store import Event
 
 if TYPE_CHECKING:
     from kubesim.sim import KubeSim
@@ -60,6 +60,18 @@ def _waits_for_consumer(pvc: dict, sc: dict | None) -> bool:
         and sc.get("volumeBindingMode") == "WaitForFirstConsumer"
         and SELECTED_NODE not in (pvc["metadata"].get("annotations") or {})
     )
+
+
+def _with_status(obj: dict, **status: str) -> dict:
+    """A new version of a stored object with these status fields: its own top level,
+    metadata (the store writes resourceVersion there) and status; the rest is shared with
+    the stored version, which is never changed in place (the writers below copy what they
+    change)."""
+    return {
+        **obj,
+        "metadata": dict(obj["metadata"]),
+        "status": {**(obj.get("status") or {}), **status},
+    }
 
 
 class _References:
@@ -359,7 +371,8 @@ class VolumeController(Controller):
     def _bind(self, pv: dict, pvc: dict) -> None:
         pv_rt = self.api.rt("", "persistentvolumes")
         m = pvc["metadata"]
-        new_pv = deep_copy(pv)
+        new_pv = _with_status(pv, phase="Bound")
+        new_pv["spec"] = {**pv["spec"]}
         new_pv["spec"]["claimRef"] = {
             "kind": "PersistentVolumeClaim",
             "apiVersion": "v1",
@@ -368,25 +381,23 @@ class VolumeController(Controller):
             "uid": m["uid"],
             "resourceVersion": m["resourceVersion"],
         }
-        new_pv.setdefault("status", {})["phase"] = "Bound"
         self.store.replace(pv_rt, new_pv, check_rv=False, take=True, share=True)
         self._set_pvc(pvc, "Bound", pv)
 
     def _set_pvc(self, pvc: dict, phase: str, pv: dict | None) -> None:
-        new = deep_copy(pvc)
+        new = _with_status(pvc, phase=phase)
         if pv is not None:
-            new["spec"]["volumeName"] = pv["metadata"]["name"]
-            new["metadata"].setdefault("annotations", {}).update(
-                {"pv.kubernetes.io/bind-completed": "yes"}
-            )
+            new["spec"] = {**pvc["spec"], "volumeName": pv["metadata"]["name"]}
+            new["metadata"]["annotations"] = {
+                **(pvc["metadata"].get("annotations") or {}),
+                "pv.kubernetes.io/bind-completed": "yes",
+            }
+            # Shared with the stored PV: stored objects are never changed in place.
             new["status"] = {
                 "phase": phase,
-                "accessModes": deep_copy(pv["spec"].get("accessModes", [])),
-                "capacity": deep_copy(pv["spec"].get("capacity", {})),
+                "accessModes": pv["spec"].get("accessModes", []),
+                "capacity": pv["spec"].get("capacity", {}),
             }
-        else:
-            new.setdefault("status", {})["phase"] = phase
-        # ``new`` shares nothing with a stored object: the store may keep it as it is.
         self.store.replace(
             self.api.rt("", "persistentvolumeclaims"), new, check_rv=False, take=True, share=True
         )
@@ -429,7 +440,6 @@ class VolumeController(Controller):
             self._set_pv_phase(pv, "Available")  # pre-bound, waiting for its claim
 
     def _set_pv_phase(self, pv: dict, phase: str) -> None:
-        new = deep_copy(pv)
-        new.setdefault("status", {})["phase"] = phase
+        new = _with_status(pv, phase=phase)
         pv_rt = self.api.rt("", "persistentvolumes")
         self.store.replace(pv_rt, new, check_rv=False, take=True, share=True)

@@ -114,11 +114,12 @@ class Kubelet:
             return None
         # Only the status changes: the new version shares the spec and the metadata's maps
         # with the stored pod (stored objects are never changed in place); the store sets
-        # top-level metadata fields, so the metadata itself is a copy.
+        # top-level metadata fields, so the metadata itself is a copy. The status is a new
+        # dict whose fields below are all new; the others (IPs, start time) are shared.
         new = {
             **pod,
             "metadata": dict(pod["metadata"]),
-            "status": deep_copy(pod.get("status") or {}),
+            "status": dict(pod.get("status") or {}),
         }
         st = new["status"]
         if phase:
