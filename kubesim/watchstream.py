@@ -168,7 +168,10 @@ async def watch(
                 break
             wait = min(remaining, sim.bookmark_interval) if bookmarks else remaining
             try:
-                ev = await asyncio.wait_for(watcher.queue.get(), wait)
+                # A timeout scope, not ``wait_for``: that wraps each wait in a task of its
+                # own, a cost per event on every watch.
+                async with asyncio.timeout(wait):
+                    ev = await watcher.queue.get()
             except TimeoutError:
                 if bookmarks:
                     await resp.write(enc.bookmark(sim.store.rv))
