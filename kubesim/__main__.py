@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    from kubesim.sim import DEFAULT_NODES, KubeSim, freeze_startup_objects
+    from kubesim.sim import DEFAULT_NODES, KubeSim, tune_gc_for_serving
 
     nodes = list(DEFAULT_NODES)
     if args.gpu_node:
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         kueue=args.kueue,
     )
     sim.start()
-    freeze_startup_objects()  # this process is kubesim's alone
+    tune_gc_for_serving()  # this process is kubesim's alone
     # https: kubectl (client-go) only sends a bearer token over TLS.
     path = sim.write_kubeconfig(args.kubeconfig, tls=True)
     print(f"kubesim {args.k8s_version} serving at {sim.tls_url} (kubelet: {args.kubelet})")

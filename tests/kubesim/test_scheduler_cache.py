@@ -99,10 +99,10 @@ def test_status_writes_count_nothing_twice_and_finished_pods_free_their_share(
     for name in ("a", "b"):
         assert _outcome(sim, name) == "bound"
         wait_for(
-            lambda name=name: (sim.lookup("pods", "default", name) or {})
-            .get("status", {})
-            .get("phase")
-            == "Running",
+            lambda name=name: (
+                (sim.lookup("pods", "default", name) or {}).get("status", {}).get("phase")
+                == "Running"
+            ),
             what=f"{name} running (the kubelet's status writes)",
         )
     _create(sim, "c", "1")

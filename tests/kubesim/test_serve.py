@@ -1,6 +1,6 @@
 """``python -m kubesim serve``: serves the API over https with a kubeconfig that kubectl's
-clients accept, keeps its start-up objects out of full garbage collections, and stops
-cleanly on SIGTERM."""
+clients accept, sets up the garbage collector for serving (start-up objects frozen, young
+collections less often), and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 from kubernetes import client, config
+
+from kubesim.sim import SERVING_GC_THRESHOLD0
 
 
 def test_serve_answers_over_https_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -51,19 +53,20 @@ def test_serve_answers_over_https_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert "stopping kubesim" in out
 
 
-def test_freeze_startup_objects_takes_them_out_of_the_collector() -> None:
+def test_tune_gc_for_serving_freezes_startup_objects_and_collects_less_often() -> None:
     # In a process of its own: it changes the collector for the whole process.
     code = (
         "import gc\n"
-        "from kubesim.sim import KubeSim, freeze_startup_objects\n"
+        "from kubesim.sim import KubeSim, tune_gc_for_serving\n"
         "sim = KubeSim(kubelet='instant').start()\n"
-        "before = gc.get_freeze_count()\n"
-        "freeze_startup_objects()\n"
-        "print(before, gc.get_freeze_count())\n"
+        "before = gc.get_freeze_count(), gc.get_threshold()[0]\n"
+        "tune_gc_for_serving()\n"
+        "print(*before, gc.get_freeze_count(), gc.get_threshold()[0])\n"
         "sim.stop()\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     ).stdout.split()
-    before, after = int(out[0]), int(out[1])
-    assert before == 0 and after > 50_000, out  # the OpenAPI schemas alone are ~150 000
+    frozen_before, threshold_before, frozen, threshold = map(int, out)
+    assert frozen_before == 0 and frozen > 50_000, out  # the OpenAPI schemas alone: ~150 000
+    assert threshold_before == 700 and threshold == SERVING_GC_THRESHOLD0, out
