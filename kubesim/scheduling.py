@@ -14,8 +14,11 @@ unresolvable). Of the VolumeBinding plugin, the PreFilter is modelled: a pod who
 missing, being deleted, or not yet bound (with Immediate binding) is not scheduled, and is
 tried again when claims change (:func:`volume_prefilter`); claims that wait for their
 first consumer pass, and the scheduler controller binds their pod once the node it chose
-has them bound (``controllers/scheduler.py``); of its Filter, the node affinity of bound
-volumes (``volume_affinity``). Not implemented: host ports, pod (anti-)affinity, topology
+has them bound (``controllers/scheduler.py``); of its Filter, the node affinity of the
+volumes the pod's claims name (``volume_affinity``) and, for claims waiting for their first
+consumer, whether the node has an Available volume for each or its class can provision
+one (``volumes_fit``, ``node(s) didn't find available persistent volumes to bind``; the
+matching is :mod:`kubesim.volumematch`). Not implemented: host ports, pod (anti-)affinity, topology
 spread, the other volume filters, DRA filters, preferred-affinity
 scoring, and preemption itself: pods are assumed to share one priority, so a node that is
 merely full reports "No preemption victims found". A pod with ``spec.nodeName`` bypasses
@@ -49,6 +52,7 @@ REASON_NODE_UNSCHEDULABLE = "node(s) were unschedulable"
 REASON_TAINT = "node(s) had untolerated taint(s)"
 REASON_NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
 REASON_VOLUME_NODE_AFFINITY = "node(s) had volume node affinity conflict"
+REASON_NO_VOLUMES = "node(s) didn't find available persistent volumes to bind"
 REASON_TOO_MANY_PODS = "Too many pods"
 NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 SCHEDULING_GATED = "Scheduling is blocked due to non-empty scheduling gates"
@@ -169,10 +173,10 @@ def _matches_node_affinity(pod: dict[str, Any], node: dict[str, Any]) -> bool:
     required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
         "requiredDuringSchedulingIgnoredDuringExecution"
     )
-    return _matches_selector(required, node)
+    return matches_node_selector(required, node)
 
 
-def _matches_selector(required: dict[str, Any] | None, node: dict[str, Any]) -> bool:
+def matches_node_selector(required: dict[str, Any] | None, node: dict[str, Any]) -> bool:
     """Whether ``node`` matches a NodeSelector (None: every node does)."""
     if required is None:
         return True
@@ -262,14 +266,17 @@ def filter_node(
     on_node: NodeUsage | list[dict[str, Any]],
     requests: Requests = requests_of,
     volume_affinity: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    volumes_fit: Callable[[dict[str, Any]], bool] | None = None,
 ) -> tuple[list[str], bool]:
     """Reasons this node cannot take the pod (empty: it can), and if preemption cannot help.
 
     ``on_node``: what the node's pods take (a :class:`NodeUsage`), or the pods bound to
-    it (each taking ``requests(pod)``).
-
-    ``volume_affinity``: the ``spec.nodeAffinity.required`` of the PVs the pod's claims
-    are bound to (VolumeBinding's Filter: a node must match each)."""
+    it (each taking ``requests(pod)``). The VolumeBinding plugin's Filter, last here as
+    in the default profile: ``volume_affinity``, the ``spec.nodeAffinity.required`` of
+    the PVs the pod's claims name (a node must match each); ``volumes_fit(node)``,
+    whether its claims waiting for a first consumer can have volumes there
+    (:func:`kubesim.volumematch.find_volumes`).
+    """
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
     cordon = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
     if (node.get("spec") or {}).get("unschedulable") and not _tolerates(tolerations, cordon):
@@ -281,10 +288,15 @@ def filter_node(
             return [REASON_TAINT], True
     if not _matches_node_affinity(pod, node):
         return [REASON_NODE_AFFINITY], True
-    if not all(_matches_selector(required, node) for required in volume_affinity):
-        return [REASON_VOLUME_NODE_AFFINITY], True
     usage = on_node if isinstance(on_node, NodeUsage) else NodeUsage.of(on_node, pod, requests)
-    return _fit(pod, node, usage)
+    reasons, hopeless = _fit(pod, node, usage)
+    if reasons:
+        return reasons, hopeless
+    if not all(matches_node_selector(required, node) for required in volume_affinity):
+        reasons.append(REASON_VOLUME_NODE_AFFINITY)
+    if volumes_fit is not None and not volumes_fit(node):
+        reasons.append(REASON_NO_VOLUMES)
+    return reasons, bool(reasons)
 
 
 def _active(pods: list[dict[str, Any]], pod: dict[str, Any]) -> list[dict[str, Any]]:
@@ -366,6 +378,7 @@ def schedule(
     requests: Requests = requests_of,
     prefilter: str | None = None,
     volume_affinity: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    volumes_fit: Callable[[dict[str, Any]], bool] | None = None,
 ) -> str | SchedulingFailure:
     """The node the default scheduler would bind ``pod`` to, or why it cannot.
 
@@ -373,7 +386,7 @@ def schedule(
     scheduler controller keeps), or to the pods bound there, each taking
     ``requests(pod)``; ``prefilter`` is a PreFilter
     plugin's rejection (:func:`volume_prefilter`), which no node can overcome;
-    ``volume_affinity`` the node affinity of the pod's bound volumes. Among
+    ``volume_affinity`` and ``volumes_fit`` as for :func:`filter_node`. Among
     feasible nodes the least allocated wins; ties go to the first name (the real
     scheduler picks at random).
     """
@@ -397,7 +410,7 @@ def schedule(
     for node in nodes:
         name = node["metadata"]["name"]
         usage = _usage_on(on_node, name, pod, requests)
-        reasons, hopeless = filter_node(pod, node, usage, requests, volume_affinity)
+        reasons, hopeless = filter_node(pod, node, usage, requests, volume_affinity, volumes_fit)
         if reasons:
             failures[name] = reasons
             if hopeless:

@@ -4,11 +4,15 @@ A pod that fits nowhere stays Pending with a ``PodScheduled=False/Unschedulable`
 condition and a ``FailedScheduling`` event phrased like the real scheduler's, and is
 retried whenever capacity may have changed (a pod finished or went away, a node came).
 
-A pod whose claims wait for their first consumer (a ``WaitForFirstConsumer`` class) is
-given a node, which the claims learn through the ``volume.kubernetes.io/selected-node``
-annotation (the PV controller then binds or provisions them); the pod is bound to that
-node once they are bound, as the VolumeBinding plugin's PreBind waits. Unlike the real
-scheduler, kubesim does not hold the node's capacity for the pod meanwhile.
+A pod whose claims wait for their first consumer (a ``WaitForFirstConsumer`` class) goes
+only to a node with an Available volume usable there for each of them, or whose class
+can provision one (else ``node(s) didn't find available persistent volumes to bind``;
+retried when a volume becomes Available). On the node chosen, each claim's volume is
+reserved for it (the PV's ``claimRef``), or the claim learns the node through the
+``volume.kubernetes.io/selected-node`` annotation to provision for; the PV controller
+then binds them, and the pod is bound to that node once they are bound, as the
+VolumeBinding plugin's PreBind waits. Unlike the real scheduler, kubesim does not hold the
+node's capacity for the pod meanwhile.
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ from kubesim.scheduling import (
     volume_prefilter,
 )
 from kubesim.store import Event, deep_copy, now_rfc3339
+from kubesim.volumematch import find_volumes
+
+#: The annotation a PV gets when a controller (here the scheduler's volume binder), not a
+#: user, set its claimRef.
+BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
 
 
 class Scheduler(Controller):
@@ -35,6 +44,7 @@ class Scheduler(Controller):
         ("", "pods"),
         ("", "nodes"),
         ("", "persistentvolumeclaims"),
+        ("", "persistentvolumes"),
         ("storage.k8s.io", "storageclasses"),
     )
 
@@ -51,6 +61,16 @@ class Scheduler(Controller):
     def on_event(self, ev: Event) -> None:
         if ev.rt.key == ("", "nodes"):
             self._retry_unschedulable()
+            return
+        if ev.rt.key == ("", "persistentvolumes"):
+            # A volume free for any claim: pods whose claims found none may fit now.
+            spec, status = ev.obj.get("spec", {}), ev.obj.get("status", {})
+            if (
+                ev.type != "DELETED"
+                and not spec.get("claimRef")
+                and status.get("phase") == "Available"
+            ):
+                self._retry_unschedulable()
             return
         if ev.rt.key in (("", "persistentvolumeclaims"), ("storage.k8s.io", "storageclasses")):
             if ev.type != "DELETED":  # a claim bound, appeared or a class came: try again
@@ -116,28 +136,47 @@ class Scheduler(Controller):
             lambda name: self.store.peek(sc_rt, "", name),
         )
         claims = self._claims_of(pod, ns)
+        late = self._late_claims(claims)
+        # Claims waiting for their first consumer, with no volume named: each node must
+        # have a volume for them, or their class must provision one (VolumeBinding).
+        waiting = [
+            (c, sc) for c, sc in late if not (_fully_bound(c) or c["spec"].get("volumeName"))
+        ]
+        pvs = list(self.store.iter(self.api.rt("", "persistentvolumes"))) if waiting else []
         result = schedule(
             pod,
             nodes,
             self._node_usage(),
             prefilter=prefilter,
             volume_affinity=self._volume_affinity(claims),
+            volumes_fit=(lambda n: find_volumes(n, waiting, pvs) is not None) if waiting else None,
         )
         if isinstance(result, SchedulingFailure):
             self.unschedulable.add((ns, name))
             self._set_unschedulable(pod, result.message, result.reason)
             return
-        unbound = [c for c in self._late_claims(claims) if not _fully_bound(c)]
+        unbound = [c for c, _ in late if not _fully_bound(c)]
         # A pod whose claims wait for a node already chosen for them keeps that node (the
         # real scheduler holds it in PreBind); bound volumes constrain it by their node
         # affinity (the filter above).
         node = next((n for n in (_selected(c) for c in unbound) if n), None) or result
         if unbound:
-            # VolumeBinding's PreBind: the claims that wait for their first consumer learn
-            # the chosen node; the pod is bound once they are (retried as they change).
-            for pvc in unbound:
-                if _selected(pvc) is None:
+            # VolumeBinding's PreBind: each claim that waits for its first consumer gets
+            # the volume found for it on the chosen node (reserved by its claimRef), or
+            # learns the node to provision for; the PV controller then binds them, and
+            # the pod is bound once they are (retried as they change).
+            chosen = next((n for n in nodes if n["metadata"]["name"] == node), None)
+            found = (find_volumes(chosen, waiting, pvs) if chosen else None) or {}
+            by_name = {pv["metadata"]["name"]: pv for pv in pvs}
+            for pvc, _ in waiting:
+                claim = pvc["metadata"]["name"]
+                if _selected(pvc) is not None or claim not in found:
+                    continue
+                pv = by_name.get(found[claim] or "")
+                if pv is None:
                     self._select_node(pvc, node)
+                elif not (pv["spec"].get("claimRef") or {}).get("uid"):
+                    self._reserve(pv, pvc)
             self.unschedulable.add((ns, name))
             return
         self.unschedulable.discard((ns, name))
@@ -166,15 +205,46 @@ class Scheduler(Controller):
                 out.append(required)
         return out
 
-    def _late_claims(self, claims: list[dict]) -> list[dict]:
-        """Those of these claims whose class is WaitForFirstConsumer."""
+    def _late_claims(self, claims: list[dict]) -> list[tuple[dict, dict]]:
+        """Those of these claims whose class is WaitForFirstConsumer, with the class."""
         sc_rt = self.api.rt("storage.k8s.io", "storageclasses")
-        return [
-            pvc
-            for pvc in claims
-            if (sc := self.store.peek(sc_rt, "", pvc.get("spec", {}).get("storageClassName") or ""))
-            and sc.get("volumeBindingMode") == "WaitForFirstConsumer"
-        ]
+        out = []
+        for pvc in claims:
+            sc = self.store.peek(sc_rt, "", pvc.get("spec", {}).get("storageClassName") or "")
+            if sc and sc.get("volumeBindingMode") == "WaitForFirstConsumer":
+                out.append((pvc, sc))
+        return out
+
+    def _reserve(self, pv: dict, pvc: dict) -> None:
+        """Reserve ``pv`` for ``pvc``: the claimRef the scheduler's volume binder writes
+        for a static match (the PV controller then completes the binding)."""
+        m = pvc["metadata"]
+        new = {
+            **pv,
+            "metadata": {
+                **pv["metadata"],
+                "annotations": {
+                    **(pv["metadata"].get("annotations") or {}),
+                    BOUND_BY_CONTROLLER: "yes",
+                },
+            },
+            "spec": {
+                **pv["spec"],
+                "claimRef": {
+                    "kind": "PersistentVolumeClaim",
+                    "apiVersion": "v1",
+                    "namespace": m["namespace"],
+                    "name": m["name"],
+                    "uid": m["uid"],
+                    "resourceVersion": m["resourceVersion"],
+                },
+            },
+        }
+        try:
+            self.store.replace(self.api.rt("", "persistentvolumes"), new, take=True, share=True)
+        except errors.ApiError as e:
+            if e.code not in (404, 409):  # gone, or changed: the next pass sees it
+                raise
 
     def _select_node(self, pvc: dict, node: str) -> None:
         new = deep_copy(pvc)

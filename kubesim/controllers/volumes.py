@@ -7,8 +7,10 @@
 - A PVC of a StorageClass with a provisioner gets a dynamically provisioned PV
   (``pvc-<uid>``), whose reclaim policy is the class's.
 - A PVC of a ``WaitForFirstConsumer`` class stays Pending (``WaitForFirstConsumer``
-  event) until the scheduler has picked a node for a pod using it and said so in the
-  ``volume.kubernetes.io/selected-node`` annotation; then it is matched or provisioned.
+  event) until the scheduler has picked a node for a pod using it, and either reserved a
+  volume usable there for it (the PV's ``claimRef``: then it is bound to that one) or said
+  so in the ``volume.kubernetes.io/selected-node`` annotation (then one is provisioned).
+  As the real PV controller, it never matches such a claim with a free volume itself.
 - When a bound PVC goes, its PV is Released; ``Delete`` reclaim policy removes it.
 """
 
@@ -18,8 +20,8 @@ from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING
 
 from kubesim.controllers import Controller
-from kubesim.quantity import parse_quantity
 from kubesim.store import Event
+from kubesim.volumematch import best_match, compatible, reserved_for
 
 if TYPE_CHECKING:
     from kubesim.sim import KubeSim
@@ -31,26 +33,17 @@ PROVISIONER = "kubesim.io/hostpath"
 COMPONENT = "persistentvolume-controller"
 
 
-def _claims(pv: dict, pvc: dict) -> bool:
-    """Whether ``pv`` is free for ``pvc`` or already pre-bound/bound to it (the PV
-    controller's IsVolumeBoundToClaim, or no claimRef at all)."""
-    ref = pv.get("spec", {}).get("claimRef")
-    if not ref:
-        return True
-    m = pvc["metadata"]
-    return (
-        ref.get("name") == m["name"]
-        and ref.get("namespace") == m["namespace"]
-        and (not ref.get("uid") or ref["uid"] == m["uid"])
-    )
-
-
 #: The node label a provisioned volume's node affinity names.
 HOSTNAME = "kubernetes.io/hostname"
 
 #: The annotation by which the scheduler tells the PV controller (and provisioners) the
 #: node of the first pod using a WaitForFirstConsumer claim.
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
+
+
+def _delays_binding(sc: dict | None) -> bool:
+    """A class whose claims the PV controller binds only once the scheduler has chosen."""
+    return bool(sc and sc.get("volumeBindingMode") == "WaitForFirstConsumer")
 
 
 def _waits_for_consumer(pvc: dict, sc: dict | None) -> bool:
@@ -238,9 +231,9 @@ class VolumeController(Controller):
         pv = None
         if spec.get("volumeName"):
             pv = self.store.peek(pv_rt, "", spec["volumeName"])
-            if pv is None or not self._compatible(pv, pvc, by_name=True):
+            if pv is None or not compatible(pv, pvc, by_name=True):
                 return  # stays Pending until that PV appears
-            if not _claims(pv, pvc):
+            if not reserved_for(pv, pvc):
                 # The user asked for a PV that is another claim's (or was: Released, its
                 # claimRef still holds the gone claim's uid). The PV controller leaves the
                 # claim Pending and says so; it binds once the PV's claimRef is cleared.
@@ -257,11 +250,12 @@ class VolumeController(Controller):
         else:
             sc_name = spec.get("storageClassName")
             sc = self.store.peek(self.api.rt("storage.k8s.io", "storageclasses"), "", sc_name or "")
-            if _waits_for_consumer(pvc, sc):
-                # Bound only to a PV pre-bound to it, until the scheduler picks a node
-                # for a pod that uses it (the selected-node annotation).
+            if _delays_binding(sc):
+                # Bound only to a PV pre-bound to it: the scheduler, having picked a node
+                # for a pod that uses it, reserves a volume usable there (claimRef) or
+                # names the node on the claim (selected-node) for one to be provisioned.
                 pv = self._find_prebound(pvc)
-                if pv is None:
+                if pv is None and _waits_for_consumer(pvc, sc):
                     self.sim.recorder.record(
                         pvc,
                         "Normal",
@@ -286,40 +280,14 @@ class VolumeController(Controller):
                 ref.get("name") == m["name"]
                 and ref.get("namespace") == m["namespace"]
                 and (not ref.get("uid") or ref["uid"] == m["uid"])
-                and self._compatible(pv, pvc, by_name=True)
+                and compatible(pv, pvc, by_name=True)
             ):
                 return pv
         return None
 
     def _find_match(self, pvc: dict) -> dict | None:
-        best = None
-        for pv in self._candidates(self._available):
-            if (
-                pv.get("spec", {}).get("claimRef")
-                or pv.get("status", {}).get("phase") != "Available"
-            ):
-                continue
-            if not self._compatible(pv, pvc, by_name=False):
-                continue
-            cap = parse_quantity(pv["spec"].get("capacity", {}).get("storage", "0"))
-            if best is None or cap < best[0]:
-                best = (cap, pv)
-        return best[1] if best else None
-
-    @staticmethod
-    def _compatible(pv: dict, pvc: dict, by_name: bool) -> bool:
-        ps, cs = pv.get("spec", {}), pvc.get("spec", {})
-        if (ps.get("storageClassName") or "") != (cs.get("storageClassName") or "") and not (
-            by_name and cs.get("storageClassName") is None
-        ):
-            return False
-        want = parse_quantity((cs.get("resources", {}).get("requests") or {}).get("storage", "0"))
-        have = parse_quantity(ps.get("capacity", {}).get("storage", "0"))
-        if have < want:
-            return False
-        if not set(cs.get("accessModes", [])) <= set(ps.get("accessModes", [])):
-            return False
-        return ps.get("volumeMode", "Filesystem") == cs.get("volumeMode", "Filesystem")
+        """The smallest Available, unreserved volume that fits ``pvc``."""
+        return best_match(pvc, self._candidates(self._available))
 
     def _provision(self, pvc: dict, sc: dict) -> dict:
         m = pvc["metadata"]

@@ -242,3 +242,95 @@ def test_a_volume_provisioned_for_a_node_keeps_its_pods_there(kubesim: KubeSim) 
     message = wait_for(unschedulable, what="the pod unschedulable")
     assert "node(s) had volume node affinity conflict" in message
     assert node_of("elsewhere") is None
+
+
+def _local_pv(name: str, node: str, size: str = "10Gi") -> dict[str, Any]:
+    """A local volume, as admins make them: on one node, of a class nothing provisions."""
+    affinity = {
+        "required": {
+            "nodeSelectorTerms": [
+                {
+                    "matchExpressions": [
+                        {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}
+                    ]
+                }
+            ]
+        }
+    }
+    return _pv(name, size=size, sc="local-storage", nodeAffinity=affinity)
+
+
+def test_a_waiting_claim_of_static_volumes_gets_one_on_its_pods_node(kubesim: KubeSim) -> None:
+    """WaitForFirstConsumer without a provisioner (local volumes): the PV controller never
+    matches the claim itself; the scheduler sends the pod only to a node with a volume for
+    each of its claims (never one volume for two), says why when there is none
+    (``didn't find available persistent volumes to bind``), retries when a volume
+    appears, and reserves the one on the chosen node for the claim."""
+    kubesim.apply(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "local-storage"},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        }
+    )
+    nodes = sorted(
+        n["metadata"]["name"]
+        for n in kubesim.call(lambda: list(kubesim.store.iter(kubesim.api.rt("", "nodes"))))
+    )
+    one, two = nodes[:2]
+    kubesim.apply(_local_pv("on-one", one))
+    kubesim.apply(_pvc("fast", size="5Gi", storageClassName="local-storage"))
+    kubesim.apply(_pvc("scratch", size="1Gi", storageClassName="local-storage"))
+    wait_for(lambda: _phase(kubesim, "persistentvolumes", "on-one") == "Available", what="PV")
+
+    def pod(name: str, claims: list[str], **spec: Any) -> dict[str, Any]:
+        volumes = [{"name": c, "persistentVolumeClaim": {"claimName": c}} for c in claims]
+        return {"apiVersion": "v1", "kind": "Pod", **restricted_pod(name, volumes=volumes, **spec)}
+
+    def unschedulable(name: str) -> str | None:
+        p = kubesim.lookup("pods", "default", name) or {}
+        conds = (p.get("status") or {}).get("conditions") or []
+        return next((c["message"] for c in conds if c.get("reason") == "Unschedulable"), None)
+
+    def node_of(name: str) -> str | None:
+        return ((kubesim.lookup("pods", "default", name) or {}).get("spec") or {}).get("nodeName")
+
+    # Two claims, one volume in the cluster: no node has a volume for each.
+    kubesim.apply(pod("both", ["fast", "scratch"]))
+    message = wait_for(lambda: unschedulable("both"), what="'both' unschedulable")
+    assert message.startswith(
+        "0/2 nodes are available: 2 node(s) didn't find available persistent volumes to bind."
+    ), message
+    # The PV controller left the claims alone: still Pending, the volume still free.
+    assert _phase(kubesim, "persistentvolumeclaims", "fast", "default") == "Pending"
+    assert _phase(kubesim, "persistentvolumes", "on-one") == "Available"
+    assert "claimRef" not in kubesim.lookup("persistentvolumes", "", "on-one")["spec"]
+
+    # A pod for node two: that node has no volume, the other does not match.
+    kubesim.apply(pod("there", ["fast"], nodeSelector={"kubernetes.io/hostname": two}))
+    message = wait_for(lambda: unschedulable("there"), what="'there' unschedulable")
+    assert message.startswith(
+        "0/2 nodes are available: 1 node(s) didn't find available persistent volumes to bind, "
+        "1 node(s) didn't match Pod's node affinity/selector."
+    ), message
+
+    # A volume appears on node two: the pod is retried and gets it (not the smaller one's).
+    kubesim.apply(_local_pv("on-two", two))
+    assert wait_for(lambda: node_of("there"), what="'there' scheduled") == two
+    pvc = wait_for(lambda: _bound(kubesim, "fast"), what="'fast' bound")
+    assert pvc["spec"]["volumeName"] == "on-two"
+    pv = kubesim.lookup("persistentvolumes", "", "on-two")
+    assert pv["spec"]["claimRef"]["uid"] == pvc["metadata"]["uid"]
+    assert pv["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] == "yes"
+    assert "volume.kubernetes.io/selected-node" not in (pvc["metadata"].get("annotations") or {})
+
+    # "both" still finds a volume for "scratch" only (on node one, "fast" is bound on two):
+    # its bound claim pins it to node two, where no volume is left for "scratch".
+    assert node_of("both") is None
+    kubesim.apply(_local_pv("on-two-more", two, size="2Gi"))
+    assert wait_for(lambda: node_of("both"), what="'both' scheduled") == two
+    scratch = wait_for(lambda: _bound(kubesim, "scratch"), what="'scratch' bound")
+    assert scratch["spec"]["volumeName"] == "on-two-more"
+    assert _phase(kubesim, "persistentvolumes", "on-one") == "Available"
