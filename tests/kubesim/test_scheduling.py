@@ -348,3 +348,23 @@ def test_a_bound_volume_pins_its_pods_to_the_nodes_it_allows() -> None:
         "no new claims to deallocate, preemption: 0/2 nodes are available: "
         "2 Preemption is not helpful for scheduling."
     )
+
+
+def test_resources_are_checked_before_volumes_as_in_the_default_profile() -> None:
+    # NodeResourcesFit comes before VolumeBinding: a full node reports that, not its volume.
+    nodes = [make_node("a", cpu="1")]
+    p = pod(requests={"cpu": "2"})
+    result = schedule(p, nodes, {}, volume_affinity=[_on_host("b")], volumes_fit=lambda n: False)
+    assert isinstance(result, SchedulingFailure)
+    assert result.message.startswith("0/1 nodes are available: 1 Insufficient cpu.")
+    # Both volume reasons are given when both hold (the plugin reports each).
+    result = schedule(
+        pod(), nodes, {}, volume_affinity=[_on_host("b")], volumes_fit=lambda n: False
+    )
+    assert isinstance(result, SchedulingFailure)
+    assert result.node_reasons == {
+        "a": [
+            "node(s) had volume node affinity conflict",
+            "node(s) didn't find available persistent volumes to bind",
+        ]
+    }
