@@ -17,6 +17,7 @@ from typing import Any
 
 from kubesim.quantity import parse_quantity
 from kubesim.scheduling import matches_node_selector
+from kubesim.selectors import label_selector_from_dict
 
 #: The "provisioner" of classes whose volumes are all made by hand (local volumes):
 #: nothing provisions for them.
@@ -67,10 +68,13 @@ def best_match(
     exclude: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, Any] | None:
     """The volume the PV controller would bind ``pvc`` to among ``pvs``: one reserved for
-    it if there is one, else the smallest Available unreserved one that fits; with
+    it if there is one, else the smallest Available unreserved one that fits (and that
+    the claim's label ``selector``, if any, selects); with
     ``node``, only volumes usable there. ``exclude``: names already promised to other
     claims of the same pod."""
     best: tuple[Any, dict[str, Any]] | None = None
+    wanted = (pvc.get("spec") or {}).get("selector")
+    selector = label_selector_from_dict(wanted) if wanted is not None else None
     for pv in pvs:
         spec, name = pv.get("spec") or {}, pv["metadata"]["name"]
         if name in exclude or pv["metadata"].get("deletionTimestamp"):
@@ -82,6 +86,8 @@ def best_match(
                 return pv  # pre-bound to this claim
             continue
         if (pv.get("status") or {}).get("phase") != "Available":
+            continue
+        if selector is not None and not selector.matches(pv["metadata"].get("labels")):
             continue
         if not compatible(pv, pvc, by_name=False):
             continue

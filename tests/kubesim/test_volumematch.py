@@ -73,3 +73,14 @@ def test_find_volumes_gives_each_claim_its_own_or_provisions() -> None:
     assert find_volumes(node, [(a, STATIC), (b, DYNAMIC)], pvs) == {"a": "one", "b": None}
     assert find_volumes(make_node("b"), [(a, STATIC)], pvs) is None
     assert find_volumes(make_node("b"), [(a, DYNAMIC)], pvs) == {"a": None}
+
+
+def test_a_claims_selector_picks_among_free_volumes() -> None:
+    ssd = _pv("ssd", "10Gi")
+    ssd["metadata"]["labels"] = {"disk": "ssd"}
+    pvs = [_pv("plain", "2Gi"), ssd]
+    assert best_match(_pvc("c"), pvs)["metadata"]["name"] == "plain"  # the smallest
+    wants_ssd = _pvc("c", selector={"matchLabels": {"disk": "ssd"}})
+    assert best_match(wants_ssd, pvs) is ssd
+    not_ssd = {"matchExpressions": [{"key": "disk", "operator": "NotIn", "values": ["ssd"]}]}
+    assert best_match(_pvc("c", selector=not_ssd), [ssd]) is None
