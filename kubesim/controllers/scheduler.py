@@ -11,8 +11,8 @@ retried when a volume becomes Available). On the node chosen, each claim's volum
 reserved for it (the PV's ``claimRef``), or the claim learns the node through the
 ``volume.kubernetes.io/selected-node`` annotation to provision for; the PV controller
 then binds them, and the pod is bound to that node once they are bound, as the
-VolumeBinding plugin's PreBind waits. Unlike the real scheduler, kubesim does not hold the
-node's capacity for the pod meanwhile.
+VolumeBinding plugin's PreBind waits; meanwhile the pod counts on that node, as the real
+scheduler's cache assumes it there.
 """
 
 from __future__ import annotations
@@ -57,6 +57,11 @@ class Scheduler(Controller):
         #: neither scans the cluster's pods nor sums a node's; built at the first pass.
         self._on_node: dict[str, dict[str, tuple[dict, tuple]]] | None = None
         self._usage: dict[str, NodeUsage] = {}
+        #: Pods given a node while their claims bind (VolumeBinding's PreBind), with the
+        #: node and what they take: counted in that node's usage meanwhile, as
+        #: kube-scheduler's cache "assumes" a pod on its node, so that other pods do not
+        #: take its place before it is bound.
+        self._assumed: dict[tuple[str, str], tuple[str, tuple]] = {}
 
     def on_event(self, ev: Event) -> None:
         if ev.rt.key == ("", "nodes"):
@@ -82,6 +87,9 @@ class Scheduler(Controller):
         key = (m["namespace"], m["name"])
         gone = ev.type == "DELETED" or ev.obj.get("status", {}).get("phase") in TERMINAL_PHASES
         self._index(ev.obj, gone)
+        if (gone or spec.get("nodeName")) and self._forget(key) and gone:
+            # An assumed pod went before it was bound: the capacity it held is free.
+            self._retry_unschedulable()
         if gone:
             self.unschedulable.discard(key)
             if spec.get("nodeName"):
@@ -106,6 +114,18 @@ class Scheduler(Controller):
             pods[uid] = (pod, requests_of(pod))
             usage.add(pods[uid][1])
 
+    def _assume(self, key: tuple[str, str], pod: dict, node: str) -> None:
+        reqs = requests_of(pod)
+        self._assumed[key] = (node, reqs)
+        self._node_usage().setdefault(node, NodeUsage()).add(reqs)
+
+    def _forget(self, key: tuple[str, str]) -> bool:
+        """Stop counting an assumed pod on its node; whether it was assumed."""
+        found = self._assumed.pop(key, None)
+        if found is not None:
+            self._usage[found[0]].add(found[1], -1)
+        return found is not None
+
     def _node_usage(self) -> dict[str, NodeUsage]:
         if self._on_node is None:
             self._on_node = {}
@@ -122,6 +142,7 @@ class Scheduler(Controller):
         ns, name = key  # type: ignore[misc]
         pods_rt = self.api.rt("", "pods")
         pod = self.store.peek(pods_rt, ns, name)
+        self._forget((ns, name))  # scheduled afresh: it does not compete with itself
         if pod is None or pod["spec"].get("nodeName") or pod["metadata"].get("deletionTimestamp"):
             self.unschedulable.discard((ns, name))
             return
@@ -177,6 +198,7 @@ class Scheduler(Controller):
                     self._select_node(pvc, node)
                 elif not (pv["spec"].get("claimRef") or {}).get("uid"):
                     self._reserve(pv, pvc)
+            self._assume((ns, name), pod, node)
             self.unschedulable.add((ns, name))
             return
         self.unschedulable.discard((ns, name))

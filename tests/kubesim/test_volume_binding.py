@@ -334,3 +334,59 @@ def test_a_waiting_claim_of_static_volumes_gets_one_on_its_pods_node(kubesim: Ku
     scratch = wait_for(lambda: _bound(kubesim, "scratch"), what="'scratch' bound")
     assert scratch["spec"]["volumeName"] == "on-two-more"
     assert _phase(kubesim, "persistentvolumes", "on-one") == "Available"
+
+
+def test_a_pod_waiting_for_its_volumes_holds_its_place_on_the_node(tmp_path) -> None:
+    """While a pod's claims bind on the node chosen for it, that node's capacity is the
+    pod's: another pod does not take it (kube-scheduler's cache assumes the pod there)."""
+    node = {"name": "only", "cpu": "2", "memory": "8Gi", "pods": 10}
+    sim = KubeSim(kubelet="instant", nodes=[node], data_dir=tmp_path / "kubesim").start()
+    try:
+        sim.apply(
+            {
+                "apiVersion": "storage.k8s.io/v1",
+                "kind": "StorageClass",
+                "metadata": {"name": "external"},
+                "provisioner": "example.com/slow",  # no such provisioner runs here
+                "volumeBindingMode": "WaitForFirstConsumer",
+            }
+        )
+        sim.apply(_pvc("data", storageClassName="external"))
+
+        def pod(name: str, cpu: str, **kw: Any) -> dict[str, Any]:
+            p = restricted_pod(name, **kw)
+            p["spec"]["containers"][0]["resources"] = {"requests": {"cpu": cpu}}
+            return {"apiVersion": "v1", "kind": "Pod", **p}
+
+        claim = {"name": "d", "persistentVolumeClaim": {"claimName": "data"}}
+        sim.apply(pod("waiting", "1500m", volumes=[claim]))
+        pvc = wait_for(
+            lambda: (
+                (c := sim.lookup("persistentvolumeclaims", "default", "data"))
+                and "volume.kubernetes.io/selected-node" in (c["metadata"].get("annotations") or {})
+                and c
+            ),
+            what="the claim told its node",
+        )
+        assert pvc["status"]["phase"] == "Pending"  # nobody provisions for it
+
+        sim.apply(pod("other", "1"))
+
+        def message(name: str) -> str | None:
+            p = sim.lookup("pods", "default", name) or {}
+            conds = (p.get("status") or {}).get("conditions") or []
+            return next((c["message"] for c in conds if c.get("reason") == "Unschedulable"), None)
+
+        text = wait_for(lambda: message("other"), what="'other' unschedulable")
+        assert text.startswith("0/1 nodes are available: 1 Insufficient cpu."), text
+
+        # The waiting pod goes away: its place is free again.
+        sim.call(lambda: sim.store.remove(sim.api.rt("", "pods"), "default", "waiting"))
+        wait_for(
+            lambda: ((sim.lookup("pods", "default", "other") or {}).get("spec") or {}).get(
+                "nodeName"
+            ),
+            what="'other' bound once the place is free",
+        )
+    finally:
+        sim.stop()
