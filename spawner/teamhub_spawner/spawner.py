@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import json
 import os
 from typing import Any
 
@@ -535,9 +534,7 @@ def _describe_self(pod: dict, ents: Entitlements) -> None:
     ``get pod``.
     """
     meta = pod.setdefault("metadata", {})
-    meta.setdefault("annotations", {})[ENTITLEMENTS_ANNOTATION] = json.dumps(
-        ents.to_dict(), sort_keys=True, separators=(",", ":")
-    )
+    meta.setdefault("annotations", {})[ENTITLEMENTS_ANNOTATION] = ents.annotation_json
     for c in pod["spec"]["containers"]:
         if c["name"] != "notebook":
             continue

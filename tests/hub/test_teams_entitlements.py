@@ -235,6 +235,10 @@ def test_entitlements_are_json_round_trippable_and_frozen(config):
         e.teams = ("other",)  # type: ignore[misc]
     with pytest.raises(ValidationError):
         Entitlements.from_dict({**data, "extra": 1})
+    # The pod annotation's form: compact, sorted, the same data; made once per value.
+    assert e.annotation_json == json.dumps(data, sort_keys=True, separators=(",", ":"))
+    assert config.entitlements(["nlp", "vision"]).annotation_json is e.annotation_json
+    assert "annotation_json" not in data
 
 
 def test_leaving_a_team_changes_the_entitlements(config):

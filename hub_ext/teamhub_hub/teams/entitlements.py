@@ -18,6 +18,8 @@ Kueue LocalQueues of the teams that set ``clusterQueue``, one per team, named af
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -146,6 +148,12 @@ class Entitlements(_Value):
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (lists, dicts, strings); ``from_dict`` gives an equal value."""
         return self.model_dump(mode="json")
+
+    @functools.cached_property
+    def annotation_json(self) -> str:
+        """``to_dict`` as compact JSON with sorted keys (the notebook pod's entitlements
+        annotation); made once per value, which all members of the same teams share."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entitlements:
