@@ -6,9 +6,10 @@ Running and the URL is returned. TeamSpawner does more than KubeSpawner before t
 (namespace, identity, credentials, volumes, network policy, quota), so this measures what
 that costs when many users start at once, e.g. at the beginning of a class or a workshop.
 
-Each phase runs on a fresh kubesim (instant kubelet), back to back so that a noisy machine
-affects both alike, with the hub side (the spawners, KubeSpawner's reflectors) in a
-separate process, as a hub would be. A phase:
+Each phase runs on a fresh kubesim (instant kubelet) with the hub side (the spawners,
+KubeSpawner's reflectors) in a separate process, as a hub would be. The two phases of a
+round run side by side and take turns at each stage, so that the KubeSpawner and
+TeamSpawner bursts are seconds apart and a noisy machine affects both alike. A phase:
 
 1. starts 10 users concurrently (this also starts KubeSpawner's reflectors, as the first
    spawns after a hub start do), counts the watches the hub holds open, stops them;
@@ -33,8 +34,10 @@ import multiprocessing as mp
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -83,8 +86,67 @@ def open_watches(sim: KubeSim) -> int:
     return most
 
 
+#: The stages of a phase that take turns (see ``spawn_hub.hub_side``).
+STAGES = ("warm", "burst", "again")
+
+
+class Turns:
+    """Whose turn it is: the two phases of a round run side by side, each on its own
+    kubesim and hub process, and run each stage one after the other, in ``order`` (one
+    phase's warm-up, the other's, one's burst, the other's...).
+
+    Why: machine speed here drifts by a third within a minute (other work on the host).
+    Phases run back to back put their bursts some 40 s apart, and the ratio of two
+    bursts measured in different spells was as much noise as signal; in turns, the two
+    bursts are a few seconds apart. A phase that fails gives up its turns.
+    """
+
+    def __init__(self, order: tuple[str, ...], timeout: float = 600) -> None:
+        self._queue = [(stage, kind) for stage in STAGES for kind in order]
+        self._failed: set[str] = set()
+        self._cond = threading.Condition()
+        self._timeout = timeout
+
+    def _head(self) -> tuple[str, str] | None:
+        while self._queue and self._queue[0][1] in self._failed:
+            self._queue.pop(0)
+        return self._queue[0] if self._queue else None
+
+    def take(self, kind: str, stage: str) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._head() == (stage, kind), self._timeout):
+                raise RuntimeError(f"{kind}: no turn for stage {stage!r} in {self._timeout} s")
+
+    def done(self, kind: str, stage: str) -> None:
+        with self._cond:
+            if self._head() == (stage, kind):
+                self._queue.pop(0)
+            self._cond.notify_all()
+
+    def fail(self, kind: str) -> None:
+        with self._cond:
+            self._failed.add(kind)
+            self._cond.notify_all()
+
+
 def run_phase(
-    kind: str, users: int, profile_dir: Path | None, tag: str, profiler: str = "cprofile"
+    kind: str,
+    users: int,
+    profile_dir: Path | None,
+    tag: str,
+    profiler: str = "cprofile",
+    turns: Turns | None = None,
+) -> dict:
+    try:
+        return _run_phase(kind, users, profile_dir, tag, profiler, turns or Turns((kind,)))
+    except BaseException:
+        if turns is not None:
+            turns.fail(kind)  # the other phase goes on alone
+        raise
+
+
+def _run_phase(
+    kind: str, users: int, profile_dir: Path | None, tag: str, profiler: str, turns: Turns
 ) -> dict:
     sim = start_sim(users)
     ext = ".prof" if profiler == "cprofile" else ".txt"
@@ -113,7 +175,13 @@ def run_phase(
                         raise RuntimeError(
                             f"{kind}: the hub process died (exit code {proc.exitcode})"
                         ) from None
-                    if cmd == "watches":
+                    if cmd == "turn":
+                        turns.take(kind, rest[0])
+                        parent.send(None)
+                    elif cmd == "turn done":
+                        turns.done(kind, rest[0])
+                        parent.send(None)
+                    elif cmd == "watches":
                         parent.send(open_watches(sim))
                     elif cmd == "cpu":  # CPU time of kubesim's thread (it serves everything)
                         parent.send(sim.call(time.thread_time))
@@ -247,12 +315,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"spawn benchmark: {args.users} concurrent starts, kubesim instant kubelet")
     rounds = []
     for i in range(args.rounds):
-        pair = {}
-        # Alternate which spawner goes first, so that neither always meets the machine
-        # in the same state (a process freshly started, caches, other work).
-        for kind in KINDS if i % 2 == 0 else KINDS[::-1]:
-            pair[kind] = r = run_phase(kind, args.users, args.profile, str(i), args.profiler)
-            report_phase(r, args.users)
+        # Alternate which spawner goes first at each stage, so that neither always meets
+        # the machine in the same state (caches, the other's leftovers, other work).
+        order = KINDS if i % 2 == 0 else KINDS[::-1]
+        turns = Turns(order)
+        with ThreadPoolExecutor(len(order)) as pool:
+            futures = {
+                kind: pool.submit(
+                    run_phase, kind, args.users, args.profile, str(i), args.profiler, turns
+                )
+                for kind in order
+            }
+            pair = {kind: f.result() for kind, f in futures.items()}
+        for kind in order:
+            report_phase(pair[kind], args.users)
         rounds.append(pair)
 
     print("--- summary (TeamSpawner / KubeSpawner)")

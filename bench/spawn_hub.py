@@ -266,15 +266,21 @@ async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | 
         conn.send(msg)
         return await loop.run_in_executor(None, conn.recv)
 
+    # Each stage runs in its turn: the other spawner's phase runs beside this one, on its
+    # own kubesim, and takes the same stage just before or after (see bench/spawn.py).
+
     # Stage 1: a few users; also starts KubeSpawner's shared reflectors.
+    await ask("turn", "warm")
     warm = [make_spawner(kind, f"warm{i:03d}", i) for i in range(WARM_USERS)]
     warm_times: dict[str, float] = {}
     await asyncio.gather(*(_timed_start(sp, warm_times, {}) for sp in warm))
     watches_10 = await ask("watches")
     await asyncio.gather(*(_stop(sp) for sp in warm if sp.user.name in warm_times))
+    await ask("turn done", "warm")
 
     # Stage 2: the timed, counted, concurrent starts.
     spawners = [make_spawner(kind, f"user{i:03d}", 1000 + i) for i in range(users)]
+    await ask("turn", "burst")
     await ask("reset")
     mark = len(REQUESTS)
     prof = Profiler(*profile) if profile else None
@@ -299,16 +305,19 @@ async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | 
     await asyncio.gather(*(_stop(sp) for sp in spawners if sp.user.name in times))
     stop_wall = time.perf_counter() - t1
     watches_after = await ask("watches")
+    await ask("turn done", "burst")
 
     # Stage 3: the same users start again, as every morning: their namespaces and
     # objects exist (timed and counted, not profiled).
     again = [sp for sp in spawners if sp.user.name in times]
+    await ask("turn", "again")
     await ask("reset")
     restart_times: dict[str, float] = {}
     restart_errors: dict[str, str] = {}
     await asyncio.gather(*(_timed_start(sp, restart_times, restart_errors) for sp in again))
     restart_counters = await ask("counters")
     await asyncio.gather(*(_stop(sp) for sp in again if sp.user.name in restart_times))
+    await ask("turn done", "again")
 
     # Polling: one spawn reading the same thing (object or list) more than once.
     keyed = [(u, m, *_request_key(url, q)) for u, m, url, q in timed_requests]
