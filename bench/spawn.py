@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import multiprocessing.connection
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -90,63 +90,99 @@ def open_watches(sim: KubeSim) -> int:
 STAGES = ("warm", "burst", "again")
 
 
-class Turns:
-    """Whose turn it is: the two phases of a round run side by side, each on its own
-    kubesim and hub process, and run each stage one after the other, in ``order`` (one
-    phase's warm-up, the other's, one's burst, the other's...).
+class _Turns:
+    """A phase's side of taking turns: asks the benchmark's process (``run_round``) for
+    its turn at each stage, and says when it is done."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def take(self, stage: str) -> None:
+        self.conn.send(("take", stage))
+        if self.conn.recv() != "go":
+            raise RuntimeError(f"no turn for stage {stage!r}")
+
+    def done(self, stage: str) -> None:
+        self.conn.send(("done", stage))
+
+
+def phase_process(
+    conn: Any, kind: str, users: int, profile_dir: Path | None, tag: str, profiler: str
+) -> None:
+    """One phase in a process of its own: its kubesim, and the hub process it starts."""
+    try:
+        conn.send(("result", _run_phase(kind, users, profile_dir, tag, profiler, _Turns(conn))))
+    except BaseException as e:  # report, don't hang the benchmark
+        import traceback
+
+        conn.send(("error", "".join(traceback.format_exception(e))))
+    finally:
+        conn.close()
+
+
+def run_round(
+    order: tuple[str, ...], users: int, profile_dir: Path | None, tag: str, profiler: str
+) -> dict[str, dict]:
+    """Both phases of a round, side by side, taking turns at each stage in ``order``: one
+    phase's warm-up, the other's, one's burst, the other's, and so on.
 
     Why: machine speed here drifts by a third within a minute (other work on the host).
-    Phases run back to back put their bursts some 40 s apart, and the ratio of two
-    bursts measured in different spells was as much noise as signal; in turns, the two
-    bursts are a few seconds apart. A phase that fails gives up its turns.
+    Phases run back to back put their bursts some 40 s apart, and the ratio of two bursts
+    measured in different spells was as much noise as signal; in turns they are a few
+    seconds apart. Each phase has a process of its own (its kubesim; its hub in another),
+    so that neither's objects weigh on the other's memory or garbage collections. A phase
+    that fails gives up its turns; the other goes on.
     """
-
-    def __init__(self, order: tuple[str, ...], timeout: float = 600) -> None:
-        self._queue = [(stage, kind) for stage in STAGES for kind in order]
-        self._failed: set[str] = set()
-        self._cond = threading.Condition()
-        self._timeout = timeout
-
-    def _head(self) -> tuple[str, str] | None:
-        while self._queue and self._queue[0][1] in self._failed:
-            self._queue.pop(0)
-        return self._queue[0] if self._queue else None
-
-    def take(self, kind: str, stage: str) -> None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: self._head() == (stage, kind), self._timeout):
-                raise RuntimeError(f"{kind}: no turn for stage {stage!r} in {self._timeout} s")
-
-    def done(self, kind: str, stage: str) -> None:
-        with self._cond:
-            if self._head() == (stage, kind):
-                self._queue.pop(0)
-            self._cond.notify_all()
-
-    def fail(self, kind: str) -> None:
-        with self._cond:
-            self._failed.add(kind)
-            self._cond.notify_all()
-
-
-def run_phase(
-    kind: str,
-    users: int,
-    profile_dir: Path | None,
-    tag: str,
-    profiler: str = "cprofile",
-    turns: Turns | None = None,
-) -> dict:
+    ctx = mp.get_context("spawn")
+    conns, procs = {}, {}
+    for kind in order:
+        parent, child = ctx.Pipe()
+        procs[kind] = ctx.Process(
+            target=phase_process, args=(child, kind, users, profile_dir, tag, profiler)
+        )
+        procs[kind].start()
+        child.close()
+        conns[kind] = parent
+    turns = [(stage, kind) for stage in STAGES for kind in order]
+    asking: dict[str, str] = {}  # kind -> the stage it waits to run
+    results: dict[str, dict] = {}
+    errors: dict[str, str] = {}
+    live = dict(conns)
     try:
-        return _run_phase(kind, users, profile_dir, tag, profiler, turns or Turns((kind,)))
-    except BaseException:
-        if turns is not None:
-            turns.fail(kind)  # the other phase goes on alone
-        raise
+        while live:
+            ready = mp.connection.wait(list(live.values()), timeout=600)
+            if not ready:
+                raise RuntimeError(f"no phase answered in 600 s ({', '.join(live)})")
+            for kind in [k for k, c in live.items() if c in ready]:
+                try:
+                    msg, arg = live[kind].recv()
+                except EOFError:
+                    msg, arg = "error", f"the phase process died (exit code {procs[kind].exitcode})"
+                if msg == "take":
+                    asking[kind] = arg
+                elif msg == "done" and turns and turns[0] == (arg, kind):
+                    turns.pop(0)
+                elif msg in ("result", "error"):
+                    (results if msg == "result" else errors)[kind] = arg
+                    del live[kind]
+            while turns and turns[0][1] not in live:  # finished or failed: skip its turns
+                turns.pop(0)
+            if turns and asking.get(turns[0][1]) == turns[0][0]:
+                conns[turns[0][1]].send("go")
+                del asking[turns[0][1]]
+    finally:
+        for proc in procs.values():
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+    if errors:
+        kind, err = next(iter(errors.items()))
+        raise RuntimeError(f"{kind} phase failed:\n{err}")
+    return results
 
 
 def _run_phase(
-    kind: str, users: int, profile_dir: Path | None, tag: str, profiler: str, turns: Turns
+    kind: str, users: int, profile_dir: Path | None, tag: str, profiler: str, turns: _Turns
 ) -> dict:
     sim = start_sim(users)
     ext = ".prof" if profiler == "cprofile" else ".txt"
@@ -176,10 +212,10 @@ def _run_phase(
                             f"{kind}: the hub process died (exit code {proc.exitcode})"
                         ) from None
                     if cmd == "turn":
-                        turns.take(kind, rest[0])
+                        turns.take(rest[0])
                         parent.send(None)
                     elif cmd == "turn done":
-                        turns.done(kind, rest[0])
+                        turns.done(rest[0])
                         parent.send(None)
                     elif cmd == "watches":
                         parent.send(open_watches(sim))
@@ -318,15 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         # Alternate which spawner goes first at each stage, so that neither always meets
         # the machine in the same state (caches, the other's leftovers, other work).
         order = KINDS if i % 2 == 0 else KINDS[::-1]
-        turns = Turns(order)
-        with ThreadPoolExecutor(len(order)) as pool:
-            futures = {
-                kind: pool.submit(
-                    run_phase, kind, args.users, args.profile, str(i), args.profiler, turns
-                )
-                for kind in order
-            }
-            pair = {kind: f.result() for kind, f in futures.items()}
+        pair = run_round(order, args.users, args.profile, str(i), args.profiler)
         for kind in order:
             report_phase(pair[kind], args.users)
         rounds.append(pair)
