@@ -6,10 +6,11 @@ Running and the URL is returned. TeamSpawner does more than KubeSpawner before t
 (namespace, identity, credentials, volumes, network policy, quota), so this measures what
 that costs when many users start at once, e.g. at the beginning of a class or a workshop.
 
-Each phase runs on a fresh kubesim (instant kubelet) with the hub side (the spawners,
-KubeSpawner's reflectors) in a separate process, as a hub would be. The two phases of a
-round run side by side and take turns at each stage, so that the KubeSpawner and
-TeamSpawner bursts are seconds apart and a noisy machine affects both alike. A phase:
+Each phase runs in a process of its own on a fresh kubesim (instant kubelet), with the
+hub side (the spawners, KubeSpawner's reflectors) in another process, as a hub would be.
+The two phases of a round run side by side and take turns at each stage, so that the
+KubeSpawner and TeamSpawner bursts are seconds apart and a noisy machine affects both
+alike. A phase:
 
 1. starts 10 users concurrently (this also starts KubeSpawner's reflectors, as the first
    spawns after a hub start do), counts the watches the hub holds open, stops them;
