@@ -291,7 +291,8 @@ def report_phase(r: dict, users: int) -> None:
     print(
         f"  CPU per spawn: hub {r['hub_cpu'] / users * 1000:.1f} ms, "
         f"kubesim {r['sim_cpu'] / users * 1000:.1f} ms "
-        f"(kubesim busy {r['sim_cpu'] / r['wall']:.0%} of the {r['wall']:.1f} s); "
+        f"(busy {r['hub_cpu'] / r['wall']:.0%} and {r['sim_cpu'] / r['wall']:.0%} "
+        f"of the {r['wall']:.1f} s); "
         f"objects written per spawn (controllers' writes too) {r['writes'] / users:.1f}, "
         f"kubesim CPU per write {r['sim_cpu'] / max(r['writes'], 1) * 1000:.2f} ms"
     )
