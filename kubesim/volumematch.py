@@ -24,6 +24,20 @@ from kubesim.selectors import label_selector_from_dict
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 
 
+def claim_ref(pvc: dict[str, Any]) -> dict[str, str]:
+    """The ``claimRef`` that binds (or reserves) a volume to ``pvc``, as the PV controller
+    and the scheduler's volume binder write it."""
+    m = pvc["metadata"]
+    return {
+        "kind": "PersistentVolumeClaim",
+        "apiVersion": "v1",
+        "namespace": m["namespace"],
+        "name": m["name"],
+        "uid": m["uid"],
+        "resourceVersion": m["resourceVersion"],
+    }
+
+
 def reserved_for(pv: dict[str, Any], pvc: dict[str, Any]) -> bool:
     """Whether ``pv`` is free for ``pvc`` or already pre-bound/bound to it (the PV
     controller's IsVolumeBoundToClaim, or no claimRef at all)."""

@@ -32,7 +32,7 @@ from kubesim.scheduling import (
     volume_prefilter,
 )
 from kubesim.store import Event, deep_copy, now_rfc3339
-from kubesim.volumematch import find_volumes
+from kubesim.volumematch import claim_ref, find_volumes
 
 #: The annotation a PV gets when a controller (here the scheduler's volume binder), not a
 #: user, set its claimRef.
@@ -240,7 +240,6 @@ class Scheduler(Controller):
     def _reserve(self, pv: dict, pvc: dict) -> None:
         """Reserve ``pv`` for ``pvc``: the claimRef the scheduler's volume binder writes
         for a static match (the PV controller then completes the binding)."""
-        m = pvc["metadata"]
         new = {
             **pv,
             "metadata": {
@@ -250,17 +249,7 @@ class Scheduler(Controller):
                     BOUND_BY_CONTROLLER: "yes",
                 },
             },
-            "spec": {
-                **pv["spec"],
-                "claimRef": {
-                    "kind": "PersistentVolumeClaim",
-                    "apiVersion": "v1",
-                    "namespace": m["namespace"],
-                    "name": m["name"],
-                    "uid": m["uid"],
-                    "resourceVersion": m["resourceVersion"],
-                },
-            },
+            "spec": {**pv["spec"], "claimRef": claim_ref(pvc)},
         }
         try:
             self.store.replace(self.api.rt("", "persistentvolumes"), new, take=True, share=True)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from kubesim.controllers import Controller
 from kubesim.store import Event
-from kubesim.volumematch import best_match, compatible, reserved_for
+from kubesim.volumematch import best_match, claim_ref, compatible, reserved_for
 
 if TYPE_CHECKING:
     from kubesim.sim import KubeSim
@@ -338,17 +338,8 @@ class VolumeController(Controller):
 
     def _bind(self, pv: dict, pvc: dict) -> None:
         pv_rt = self.api.rt("", "persistentvolumes")
-        m = pvc["metadata"]
         new_pv = _with_status(pv, phase="Bound")
-        new_pv["spec"] = {**pv["spec"]}
-        new_pv["spec"]["claimRef"] = {
-            "kind": "PersistentVolumeClaim",
-            "apiVersion": "v1",
-            "namespace": m["namespace"],
-            "name": m["name"],
-            "uid": m["uid"],
-            "resourceVersion": m["resourceVersion"],
-        }
+        new_pv["spec"] = {**pv["spec"], "claimRef": claim_ref(pvc)}
         self.store.replace(pv_rt, new_pv, check_rv=False, take=True, share=True)
         self._set_pvc(pvc, "Bound", pv)
 
