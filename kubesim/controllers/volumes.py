@@ -46,15 +46,6 @@ def _delays_binding(sc: dict | None) -> bool:
     return bool(sc and sc.get("volumeBindingMode") == "WaitForFirstConsumer")
 
 
-def _waits_for_consumer(pvc: dict, sc: dict | None) -> bool:
-    """A claim of a WaitForFirstConsumer class that no scheduled pod uses yet."""
-    return bool(
-        sc
-        and sc.get("volumeBindingMode") == "WaitForFirstConsumer"
-        and SELECTED_NODE not in (pvc["metadata"].get("annotations") or {})
-    )
-
-
 def _with_status(obj: dict, **status: str) -> dict:
     """A new version of a stored object with these status fields: its own top level,
     metadata (the store writes resourceVersion there) and status; the rest is shared with
@@ -255,7 +246,7 @@ class VolumeController(Controller):
                 # for a pod that uses it, reserves a volume usable there (claimRef) or
                 # names the node on the claim (selected-node) for one to be provisioned.
                 pv = self._find_prebound(pvc)
-                if pv is None and _waits_for_consumer(pvc, sc):
+                if pv is None and SELECTED_NODE not in (pvc["metadata"].get("annotations") or {}):
                     self.sim.recorder.record(
                         pvc,
                         "Normal",
@@ -273,15 +264,11 @@ class VolumeController(Controller):
         self._bind(pv, pvc)
 
     def _find_prebound(self, pvc: dict) -> dict | None:
+        """A volume whose claimRef names ``pvc`` (not an earlier claim of its name) and
+        that fits it."""
         m = pvc["metadata"]
         for pv in self._candidates(self._claimed.to((m["namespace"], m["name"]))):
-            ref = pv.get("spec", {}).get("claimRef") or {}
-            if (
-                ref.get("name") == m["name"]
-                and ref.get("namespace") == m["namespace"]
-                and (not ref.get("uid") or ref["uid"] == m["uid"])
-                and compatible(pv, pvc, by_name=True)
-            ):
+            if reserved_for(pv, pvc) and compatible(pv, pvc, by_name=True):
                 return pv
         return None
 
