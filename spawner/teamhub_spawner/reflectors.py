@@ -11,7 +11,12 @@ thousand waiting starts cost nothing while nothing they wait for changes.
 The event reflector also keeps each pod's events apart (:class:`TeamEventReflector`), so
 that finding one pod's events does not mean sorting the whole cluster's.
 
-Nothing here talks to the API: these are KubeSpawner's reflectors (one watch per kind,
+And they list once (:class:`ResumingReflector`): KubeSpawner's reflector lists every
+object of its kind again each time its watch ends, which the API server makes happen every
+``timeout_seconds``; teamhub's resume the watch where it ended, as client-go's informers do,
+and list again only when the watch could not be resumed.
+
+Nothing here talks to the API but KubeSpawner's reflector loop (one watch per kind,
 however many users), with a dict that reports changes. :mod:`.podwatch` puts them to use.
 """
 
@@ -23,6 +28,7 @@ from typing import Any
 
 from kubespawner.reflector import ResourceReflector
 from kubespawner.spawner import EventReflector, PodReflector
+from traitlets import Int
 
 
 class _Watched(dict):
@@ -46,19 +52,64 @@ class _Watched(dict):
         return old
 
 
-class WakingReflector(ResourceReflector):
-    """A ResourceReflector that wakes whoever waits for one of its keys
-    (``"<namespace>/<name>"``) when that object changes or goes."""
+class ResumingReflector(ResourceReflector):
+    """A ResourceReflector that lists its objects once, then follows them by watching
+    only, resuming each watch at the last resourceVersion it saw.
+
+    KubeSpawner's reflector loop lists every object of its kind before each watch, and a
+    watch ends every ``timeout_seconds`` (the API server closes it): with a thousand
+    running servers that is some 8 MB of pods decoded every 10 s per hub, and as much
+    served by the API server. client-go's informers list at start and after a watch
+    fails, and otherwise resume watching where they were; so does this. KubeSpawner's loop
+    asks for a list with ``resource_version="0"`` after any error (410 Gone when the
+    resourceVersion left the API server's history, a refused connection...), and with the
+    last resourceVersion seen when a watch simply ended: that one is resumed. A resumed
+    watch replays what changed in between, in order, so the copy stays exact. (At start,
+    ``start()`` lists and the loop's first turn would list again: it uses that list.)
+    """
+
+    timeout_seconds = Int(
+        50,
+        config=True,
+        help="""Seconds the API server keeps one watch of this reflector open
+        (``timeoutSeconds``) before it is resumed. KubeSpawner's reflectors use 10; teamhub's
+        resume without listing again, and a longer watch means fewer new connections. Must
+        stay below ``request_timeout``, the client's limit on the whole watch request.""",
+    )
+
+    _synced = False
+    #: The resourceVersion of the list ``start()`` made, until the first watch uses it.
+    _start_rv: str | None = None
+
+    async def _list_and_update(self, resource_version: str | None = None) -> Any:
+        if self._synced:
+            if resource_version not in (None, "0"):
+                return resource_version  # the watch ended without error: resume it
+            if resource_version == "0" and self._start_rv is not None:
+                # KubeSpawner's loop starts with a list of its own, just after start()'s.
+                rv, self._start_rv = self._start_rv, None
+                return rv
+        rv = await super()._list_and_update(resource_version)
+        self._synced = True
+        self._start_rv = rv if resource_version is None else None
+        self._listed()
+        return rv
+
+    def _listed(self) -> None:
+        """``self.resources`` was just replaced by a full list."""
+
+
+class WakingReflector(ResumingReflector):
+    """A reflector that wakes whoever waits for one of its keys (``"<namespace>/<name>"``)
+    when that object changes or goes."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
 
-    async def _list_and_update(self, *args: Any, **kwargs: Any) -> Any:
-        rv = await super()._list_and_update(*args, **kwargs)
+    def _listed(self) -> None:
         self.resources = _Watched(self.resources, self._on_change)
         self._relisted()
-        return rv
 
     def _relisted(self) -> None:
         """The whole copy was replaced: a (re)list may have changed anything."""
@@ -119,7 +170,7 @@ def _event_time(event: dict) -> Any:
     return event["lastTimestamp"] or event["eventTime"]
 
 
-class TeamEventReflector(EventReflector):
+class TeamEventReflector(ResumingReflector, EventReflector):
     """KubeSpawner's event reflector (same watch, same ``events``) that also keeps the
     events of each involved object apart.
 
@@ -133,13 +184,11 @@ class TeamEventReflector(EventReflector):
         super().__init__(*args, **kwargs)
         self._by_object: dict[str, dict[str, dict]] = {}
 
-    async def _list_and_update(self, *args: Any, **kwargs: Any) -> Any:
-        rv = await super()._list_and_update(*args, **kwargs)
+    def _listed(self) -> None:
         self._by_object = {}
         for key, event in self.resources.items():
             self._index(key, event)
         self.resources = _Watched(self.resources, self._on_change)
-        return rv
 
     def _index(self, key: str, event: dict) -> None:
         name = event["involvedObject"]["name"]

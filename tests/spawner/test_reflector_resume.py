@@ -1,0 +1,103 @@
+"""teamhub's reflectors list once and then resume their watch (ResumingReflector in
+spawner/teamhub_spawner/reflectors.py), against kubesim: a watch that the API server ends
+is resumed without a list, and one that cannot be resumed (410 Gone) lists again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+
+import pytest
+from kubespawner.clients import load_config
+from kubespawner.reflector import ResourceReflector
+from teamhub_spawner import claims, reflectors
+from teamhub_spawner.objects import labels as L
+
+from kubesim.sim import KubeSim
+from tests.spawner.spawner_support import (
+    core_api,
+    spawner_kubesim,
+    stop_reflectors,  # noqa: F401 (an autouse fixture)
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+NS = "resume"
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
+    with spawner_kubesim(tmp_path_factory.mktemp("resume"), {"k": "v"}) as s:
+        core_api(s).create_namespace({"metadata": {"name": NS}})
+        yield s
+
+
+def claim(sim: KubeSim, name: str) -> None:
+    core_api(sim).create_namespaced_persistent_volume_claim(
+        NS,
+        {
+            "metadata": {"name": name, "labels": {L.MANAGED_BY: L.MANAGED_BY_VALUE}},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+                "storageClassName": "",
+            },
+        },
+    )
+
+
+def requests(sim: KubeSim, verb: str) -> int:
+    return sim.call(lambda: sim.counters.total(verb, "persistentvolumeclaims"))
+
+
+async def until(check: Callable[[], bool], timeout: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_watch_that_ends_is_resumed_and_one_that_cannot_be_lists_again(
+    sim: KubeSim,
+) -> None:
+    load_config()  # as a spawner does before its reflectors start
+    sim.call(sim.counters.reset)
+    r = claims.ClaimReflector(
+        labels={L.MANAGED_BY: L.MANAGED_BY_VALUE}, omit_namespace=True, timeout_seconds=1
+    )
+    await r.start()
+    try:
+        claim(sim, "first")
+        await until(lambda: f"{NS}/first" in r.resources)
+        # The API server ends each watch after a second: it is resumed, never listed again.
+        await until(lambda: requests(sim, "watch") >= 3)
+        claim(sim, "second")
+        await until(lambda: f"{NS}/second" in r.resources)
+        assert requests(sim, "list") == 1
+        assert set(r.resources) == {f"{NS}/first", f"{NS}/second"}
+
+        # Another write, then the history is compacted and the watch dropped: resuming
+        # at the reflector's resourceVersion is 410 Gone, so it lists again.
+        core_api(sim).create_namespaced_config_map(NS, {"metadata": {"name": "later"}})
+        sim.call(sim.store.compact)
+        sim.call(sim.store.drop_watches)
+        await until(lambda: requests(sim, "list") == 2)
+        claim(sim, "third")
+        await until(lambda: f"{NS}/third" in r.resources)
+        assert set(r.resources) == {f"{NS}/first", f"{NS}/second", f"{NS}/third"}
+        # The new copy still wakes who waits on it (WakingReflector after a list).
+        changed = r.changed([f"{NS}/first"])
+        core_api(sim).delete_namespaced_persistent_volume_claim("first", NS)
+        await asyncio.wait_for(changed, 10)
+        assert f"{NS}/first" not in r.resources
+    finally:
+        await r.stop()
+
+
+async def test_teamhubs_watches_last_longer_than_kubespawners() -> None:
+    for cls in (reflectors.TeamPodReflector, reflectors.TeamEventReflector, claims.ClaimReflector):
+        trait = cls.class_traits()["timeout_seconds"]
+        assert trait.default_value == 50 > ResourceReflector.timeout_seconds.default_value
+        # Below the client's limit on the whole watch request, or every watch would fail.
+        assert trait.default_value < cls.class_traits()["request_timeout"].default_value
