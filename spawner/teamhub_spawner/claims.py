@@ -86,9 +86,18 @@ async def wait_bound(
     waits). Woken by the reflector when one of the claims changes."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    keys = [f"{namespace}/{name}" for name in names]
     while True:
-        left = await unbound(reflector.resources, namespace, names, binding_mode)
-        remaining = deadline - loop.time()
-        if not left or remaining <= 0:
-            return left
-        await reflector.next_change([f"{namespace}/{name}" for name in left], remaining)
+        # Listen before looking: ``unbound`` may wait for a StorageClass read, and a claim
+        # that binds meanwhile must still end this wait (not the timeout).
+        changed = reflector.changed(keys)
+        try:
+            left = await unbound(reflector.resources, namespace, names, binding_mode)
+            remaining = deadline - loop.time()
+            if not left or remaining <= 0:
+                return left
+            await asyncio.wait_for(changed, remaining)
+        except TimeoutError:
+            pass
+        finally:
+            reflector.forget(changed, keys)

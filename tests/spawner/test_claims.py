@@ -69,6 +69,31 @@ async def test_the_wait_ends_when_claims_bind_or_time_is_up() -> None:
     assert reflector._waiters == {}  # a wait that ended leaves nothing registered
 
 
+async def test_a_claim_bound_while_a_class_is_read_ends_the_wait() -> None:
+    """The look at the claims awaits StorageClass reads: a claim bound during one (after
+    it was looked at) still wakes the wait, rather than leaving it to its timeout."""
+    reflector = without_watch(
+        claims.ClaimReflector,
+        {"ns/a": pvc("a", storage_class="slow"), "ns/b": pvc("b", "Bound", storage_class="slow")},
+    )
+
+    async def slow_modes(name: str) -> str:
+        await asyncio.sleep(0.05)
+        return "Immediate"
+
+    async def bind_while_b_is_looked_at() -> None:
+        await asyncio.sleep(0.075)  # a was found Pending at 0.05; b's class is read till 0.1
+        reflector.resources["ns/a"] = pvc("a", "Bound", storage_class="slow")
+
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    binder = asyncio.create_task(bind_while_b_is_looked_at())
+    assert await claims.wait_bound(reflector, "ns", ["a", "b"], slow_modes, timeout=3) == []
+    assert loop.time() - t0 < 1
+    await binder
+    assert reflector._waiters == {}
+
+
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
     secret = {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s3cr3t"}
