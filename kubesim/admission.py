@@ -7,9 +7,11 @@ ResourceQuota. Each plugin is a function of ``kubesim.api.Request``.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import secrets
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kubesim import defaults, errors, podsecurity, quota, rbacescalation
 from kubesim.api import Request
@@ -18,6 +20,40 @@ if TYPE_CHECKING:
     from kubesim.sim import KubeSim
 
 TOKEN_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: How many times the ServiceAccount plugin looks for a pod's ``default`` ServiceAccount
+#: before refusing the pod, and the range of its wait between looks (seconds).
+DEFAULT_SA_LOOKS = 10
+DEFAULT_SA_INTERVAL = (0.1, 0.2)
+
+
+async def default_service_account_ready(sim: KubeSim, namespace: str, pod: Any) -> None:
+    """Wait, as kube-apiserver's ServiceAccount admission plugin does, for the ``default``
+    ServiceAccount of a pod being created in a namespace that has none yet.
+
+    A new namespace gets its ``default`` ServiceAccount from a controller a moment after it
+    is created, so a pod created right after its namespace (KubeSpawner does this with
+    user namespaces) would be refused. The plugin therefore looks the account up again,
+    up to 10 times for ``default`` (once for any other name), one random 100-200 ms
+    interval apart, before it refuses with ``error looking up service account``. The check
+    itself is :meth:`Admission.service_account`; this is its wait, which needs the event
+    loop (the admission chain is synchronous). Nothing is waited for when the namespace
+    is missing or terminating: NamespaceLifecycle refuses those first.
+    """
+    spec = pod.get("spec") if isinstance(pod, dict) else None
+    if not isinstance(spec, dict):
+        return
+    name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    if name != "default":
+        return
+    ns = sim.store.peek(sim.api.rt("", "namespaces"), "", namespace)
+    if ns is None or ns["metadata"].get("deletionTimestamp"):
+        return
+    accounts = sim.api.rt("", "serviceaccounts")
+    interval = random.uniform(*DEFAULT_SA_INTERVAL)
+    for _ in range(DEFAULT_SA_LOOKS - 1):
+        if sim.store.peek(accounts, namespace, name) is not None:
+            return
+        await asyncio.sleep(interval)
 
 
 class Admission:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from kubesim import errors, execstream, logstream, watchstream
+from kubesim.admission import default_service_account_ready
 from kubesim.patch import SchemaLookup, json_merge_patch, json_patch, strategic_merge_patch
 from kubesim.rbac import UserInfo
 from kubesim.server import PATCH_TYPES, Route, json_response, query_bool
@@ -125,6 +126,8 @@ async def create(
         raise errors.method_not_allowed()
     if route.rt.virtual:
         return json_response(sim.review(route.rt, body, user), 201)
+    if route.rt.key == ("", "pods"):
+        await default_service_account_ready(sim, route.namespace, body)
     warnings: list[str] = []
     obj = sim.api.create(
         route.rt,

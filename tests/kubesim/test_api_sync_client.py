@@ -36,6 +36,53 @@ def test_namespace_gets_default_service_account(core, kubesim):
     assert "default" in names
 
 
+def test_a_pod_waits_for_its_new_namespaces_default_service_account(core, kubesim):
+    """As kube-apiserver's ServiceAccount plugin: a pod of the ``default`` account is
+    refused only after the account was looked for 10 times, 100-200 ms apart (the
+    controller is about to create it in a new namespace); another account, at once."""
+    import threading
+    import time
+
+    core.create_namespace({"metadata": {"name": "fresh"}})
+    deadline = time.time() + 5
+    while not core.list_namespaced_service_account("fresh").items:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    core.delete_namespaced_service_account("default", "fresh")
+
+    def pod(name: str, account: str | None = None) -> dict:
+        spec = {"containers": [{"name": "c", "image": "busybox"}]}
+        if account:
+            spec["serviceAccountName"] = account
+        return {"metadata": {"name": name}, "spec": spec}
+
+    later = threading.Timer(
+        0.3,
+        core.create_namespaced_service_account,
+        ("fresh", {"metadata": {"name": "default"}}),
+    )
+    t0 = time.monotonic()
+    later.start()
+    created = core.create_namespaced_pod("fresh", pod("waits"))
+    later.join()
+    assert time.monotonic() - t0 >= 0.3
+    assert created.spec.service_account_name == "default"
+
+    core.delete_namespaced_service_account("default", "fresh")
+    t0 = time.monotonic()
+    with pytest.raises(ApiException) as e:
+        core.create_namespaced_pod("fresh", pod("refused"))
+    assert time.monotonic() - t0 >= 0.9  # nine waits of at least 0.1 s
+    assert e.value.status == 403
+    assert "error looking up service account fresh/default" in _status(e.value)["message"]
+
+    t0 = time.monotonic()
+    with pytest.raises(ApiException) as e:
+        core.create_namespaced_pod("fresh", pod("named", "robot"))
+    assert time.monotonic() - t0 < 0.5  # a named account is looked for once
+    assert 'serviceaccount "robot" not found' in _status(e.value)["message"]
+
+
 def test_crud_and_status_bodies(core):
     body = {"metadata": {"name": "cfg", "labels": {"app": "x"}}, "data": {"k": "v"}}
     created = core.create_namespaced_config_map("default", body)
