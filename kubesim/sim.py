@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+import uvloop
 import yaml
 from aiohttp import web
 
@@ -171,7 +172,10 @@ class KubeSim:
         return self
 
     def _thread_main(self) -> None:
-        loop = asyncio.new_event_loop()
+        # uvloop: the same asyncio API on libuv, with its transports in C. kubesim serves
+        # every request, watch and controller of a cluster on this one loop; on uvloop a
+        # write costs it a seventh less CPU (bench/spawn.py).
+        loop = uvloop.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:

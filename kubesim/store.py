@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from kubesim import errors
 from kubesim.resources import ResourceType
 
@@ -63,13 +65,19 @@ _dumps, _loads = pickle.dumps, pickle.loads
 
 
 def to_json(obj: Any) -> bytes:
-    """Compact JSON, as the API server writes responses and watch events.
+    """Compact JSON in UTF-8, as the API server writes responses and watch events.
 
-    The same text as ``json.dumps(obj, separators=(",", ":"))``, from one encoder made
-    once (``json.dumps`` with options builds a new one per call) that skips the check
-    for reference cycles: API objects are trees, decoded from JSON or built as such.
+    Encoded by orjson, a few times faster than the standard library's encoder (JSON is a
+    tenth of kubesim's CPU when a hub starts a hundred users); like Go's encoder, it writes
+    non-ASCII characters as themselves rather than as ``\\u`` escapes. What orjson does not
+    encode (keys that are not strings, integers beyond 64 bits) goes through the standard
+    library's encoder, compact too, without its check for reference cycles: API objects
+    are trees, decoded from JSON or built as such.
     """
-    return _encode(obj).encode()
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return _encode(obj).encode()
 
 
 _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
