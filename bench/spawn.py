@@ -58,7 +58,9 @@ def start_sim(users: int) -> KubeSim:
         {"name": f"bench-node-{i}", "cpu": "1000", "memory": "4Ti", "pods": per_node}
         for i in (1, 2)
     ]
-    sim = KubeSim(kubelet="instant", nodes=nodes).start()
+    # kubesim has this process to itself (the hub is another): it serves on uvloop, as
+    # `kubesim serve` does.
+    sim = KubeSim(kubelet="instant", nodes=nodes, event_loop="uvloop").start()
     # kubesim's process is the benchmark's own: its collector is set up as `kubesim serve`
     # sets it (the OpenAPI schemas out of every full collection, young collections less
     # often). A real API server's collector does not stop the world to walk its heap. The

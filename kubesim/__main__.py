@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
         help="where volumes and logs live (default: a temporary directory)",
     )
     serve.add_argument("--k8s-version", default="1.37", help="Kubernetes version to validate as")
+    serve.add_argument(
+        "--event-loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="the event loop kubesim serves on (default: uvloop, the cheaper per request)",
+    )
     serve.add_argument("--gpu-node", action="store_true", help="add a node with 2 nvidia.com/gpu")
     serve.add_argument(
         "--kueue",
@@ -55,12 +61,16 @@ def main(argv: list[str] | None = None) -> int:
         k8s_version=args.k8s_version,
         nodes=nodes,
         kueue=args.kueue,
+        event_loop=args.event_loop,
     )
     sim.start()
     tune_gc_for_serving()  # this process is kubesim's alone
     # https: kubectl (client-go) only sends a bearer token over TLS.
     path = sim.write_kubeconfig(args.kubeconfig, tls=True)
-    print(f"kubesim {args.k8s_version} serving at {sim.tls_url} (kubelet: {args.kubelet})")
+    print(
+        f"kubesim {args.k8s_version} serving at {sim.tls_url} "
+        f"(kubelet: {args.kubelet}, event loop: {args.event_loop})"
+    )
     print(f"kubeconfig written to {path}; try:")
     print(f"  export KUBECONFIG={path.resolve()}")
     print("  kubectl get nodes")

@@ -86,6 +86,21 @@ def tune_gc_for_serving() -> None:
     gc.set_threshold(SERVING_GC_THRESHOLD0, gen1, gen2)
 
 
+#: The event loops kubesim's thread can run on (``KubeSim(event_loop=...)``).
+#:
+#: ``uvloop`` (libuv, transports in C, the same asyncio API) costs kubesim about a tenth
+#: less CPU per request, for a process that is kubesim's alone (``kubesim serve``,
+#: ``bench/spawn.py``). ``asyncio``, the default, is for kubesim inside a process whose
+#: other threads do work too (tests, the local demo): the standard loop releases the GIL
+#: at every pass (its ``select``), while a busy uvloop keeps it for the interpreter's
+#: whole switch interval at a time, and a test's client thread beside a busy kubesim then
+#: waits milliseconds for every step.
+EVENT_LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "uvloop": uvloop.new_event_loop,
+}
+
+
 class KubeSim:
     def __init__(
         self,
@@ -99,10 +114,14 @@ class KubeSim:
         bookmark_interval: float = 5.0,
         training_operator: bool | Any = True,
         kueue: bool = False,
+        event_loop: str = "asyncio",
     ) -> None:
         if kubelet not in ("instant", "process"):
             raise ValueError("kubelet must be 'instant' or 'process'")
+        if event_loop not in EVENT_LOOPS:
+            raise ValueError(f"event_loop must be one of {', '.join(EVENT_LOOPS)}")
         self.kubelet_mode = kubelet
+        self.event_loop = event_loop
         self.k8s_version = k8s_version
         self.host, self.port = host, port
         self.tls_port = 0  # the https listener, started on demand (kubectl needs TLS)
@@ -172,10 +191,7 @@ class KubeSim:
         return self
 
     def _thread_main(self) -> None:
-        # uvloop: the same asyncio API on libuv, with its transports in C. kubesim serves
-        # every request, watch and controller of a cluster on this one loop; on uvloop a
-        # write costs it a seventh less CPU (bench/spawn.py).
-        loop = uvloop.new_event_loop()
+        loop = EVENT_LOOPS[self.event_loop]()
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kubernetes import client, config
 
-from kubesim.sim import SERVING_GC_THRESHOLD0
+from kubesim.sim import SERVING_GC_THRESHOLD0, KubeSim
 
 
 def test_serve_answers_over_https_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -51,6 +51,33 @@ def test_serve_answers_over_https_and_stops_on_sigterm(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert "stopping kubesim" in out
+    assert "event loop: uvloop" in out  # a process of its own: the cheaper loop
+
+
+def test_the_event_loop_is_chosen_and_checked(tmp_path: Path) -> None:
+    import asyncio
+
+    import pytest
+    import uvloop
+
+    with pytest.raises(ValueError, match="event_loop must be one of asyncio, uvloop"):
+        KubeSim(event_loop="trio")
+    for name, expected in (("asyncio", asyncio.BaseEventLoop), ("uvloop", uvloop.Loop)):
+        sim = KubeSim(kubelet="instant", event_loop=name).start()
+        try:
+            assert isinstance(sim.call(asyncio.get_running_loop), expected)
+            api = config.new_client_from_config(str(sim.write_kubeconfig(tmp_path / name)))
+            pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+            client.CoreV1Api(api).create_namespaced_pod("default", pod)
+            deadline = time.monotonic() + 10
+            while client.CoreV1Api(api).read_namespaced_pod("p", "default").status.phase != (
+                "Running"
+            ):
+                assert time.monotonic() < deadline, f"no Running pod on {name}"
+                time.sleep(0.05)
+            api.close()
+        finally:
+            sim.stop()
 
 
 def test_tune_gc_for_serving_freezes_startup_objects_and_collects_less_often() -> None:
