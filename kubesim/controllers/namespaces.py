@@ -1,5 +1,6 @@
-"""Namespace lifecycle: default ServiceAccount and root CA ConfigMap in every namespace, and
-deletion that removes everything the namespace holds before the namespace itself goes."""
+"""Namespace lifecycle: default ServiceAccount and root CA ConfigMap in every namespace (put
+back when deleted, as kube-controller-manager does), and deletion that removes everything
+the namespace holds before the namespace itself goes."""
 
 from __future__ import annotations
 
@@ -24,11 +25,21 @@ def root_ca() -> str:
         return "-----BEGIN CERTIFICATE-----\nkubesim-has-no-tls\n-----END CERTIFICATE-----\n"
 
 
+#: What every active namespace holds, (resource type key, name), put back when deleted: the
+#: ``default`` ServiceAccount (kube-controller-manager's serviceaccount controller) and the
+#: ``kube-root-ca.crt`` ConfigMap (its root-ca-cert-publisher).
+ENSURED = ((("", "serviceaccounts"), "default"), (("", "configmaps"), "kube-root-ca.crt"))
+
+
 class NamespaceController(Controller):
-    watches = (("", "namespaces"),)
+    watches = (("", "namespaces"), ("", "serviceaccounts"), ("", "configmaps"))
 
     def keys_for(self, ev):  # type: ignore[override]
-        yield ev.obj["metadata"]["name"]
+        m = ev.obj["metadata"]
+        if ev.rt.key == ("", "namespaces"):
+            yield m["name"]
+        elif ev.type == "DELETED" and (ev.rt.key, m["name"]) in ENSURED:
+            yield m["namespace"]
 
     async def reconcile(self, key: Hashable) -> None:
         name = str(key)
