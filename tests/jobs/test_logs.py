@@ -468,3 +468,25 @@ def test_cursor_skips_what_a_resumed_read_sends_again():
     )
     assert batch == [b"[rank-0] d\n", b"[rank-0] e\n"]
     assert (first.cursor.last, first.cursor.at_last) == (b"2026-01-01T00:00:03.500000000", 1)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("merge_limit", [64, 1], ids=["merged", "rank-by-rank"])
+async def test_a_pod_deleted_after_the_list_is_skipped(kubesim, core, monkeypatch, merge_limit):
+    """An operator cleaning up a finished job's workers can delete a pod between the list
+    and its log read (its log is gone with it): the snapshot has the other ranks' logs."""
+    monkeypatch.setattr(logs_module, "MERGE_LIMIT", merge_limit)
+    ranks(kubesim, n_workers=2, lines=5)
+    real_list = logs_module.list_pods
+
+    async def list_then_delete(*args, **kwargs):
+        listed = await real_list(*args, **kwargs)
+        pods = kubesim.registry.get("", "pods")
+        await asyncio.to_thread(kubesim.call, kubesim.api.delete, pods, NS, "s1-worker-1", grace=0)
+        return listed
+
+    monkeypatch.setattr(logs_module, "list_pods", list_then_delete)
+    lines = await collect(stream_logs(core, NS, SEL))
+    assert kubesim.lookup("pods", NS, "s1-worker-1") is None
+    assert sorted({ln.replica for ln in lines}) == ["master-0", "worker-0"]
+    assert len(lines) == 10

@@ -38,6 +38,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from datetime import datetime, timedelta
 from typing import Any
 
+from kubernetes_asyncio.client.exceptions import ApiException
+
 from teamhub.jobs import replicas as rp
 from teamhub.jobs.bridge import default_api_client, iter_async
 from teamhub.jobs.logfollow import Follow, make_spec
@@ -209,6 +211,16 @@ class _Snapshot:
                     specs.append(make_spec(p, c, self.opts, previous=self.previous))
         return specs
 
+    async def _read(self, spec: ReadSpec, emit: Callable[[Batch], Awaitable[None]]) -> None:
+        """One listed instance; a pod deleted since the list (a finished job's operator
+        cleaning up, say) has no log left to read and is skipped, as ``follow`` and the
+        archive skip it — the other ranks' logs are still worth having."""
+        try:
+            await read_instance(self.core, self.ns, spec, emit)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
     async def batches(self, queue_batches: int) -> AsyncIterator[Batch]:
         specs = await self._specs()
         if len(specs) > MERGE_LIMIT or len(specs) == 1:
@@ -218,7 +230,7 @@ class _Snapshot:
                     spec.render == "bytes" and not spec.timestamps and spec.since_key is None
                 )
                 async with Pump(queue_batches) as pump:
-                    pump.start(read_instance(self.core, self.ns, spec, pump.put), then_end=True)
+                    pump.start(self._read(spec, pump.put), then_end=True)
                     async for batch in pump:
                         yield batch
             return
@@ -233,7 +245,7 @@ class _Snapshot:
         async with contextlib.AsyncExitStack() as stack:
             for pump, spec in zip(pumps, specs, strict=True):
                 await stack.enter_async_context(pump)
-                pump.start(read_instance(self.core, self.ns, spec, pump.put), then_end=True)
+                pump.start(self._read(spec, pump.put), then_end=True)
             heads: list[tuple[bytes, int, int, Batch]] = []
 
             async def advance(i: int) -> None:
