@@ -314,6 +314,7 @@ def report_phase(r: dict, users: int) -> None:
     )
     detail = per_spawn_by_resource(r["counters"], users)
     print("    " + ", ".join(f"{k} {v:.2f}" for k, v in detail.items()))
+    print(f"    seen by the hub's polling check: {r['spawn_requests'] / users:.1f} per spawn")
     print(
         f"  watches held by the hub: {r['watches_10']} at {WARM_USERS} users, "
         f"{r['watches_100']} at {users} users, {r['watches_after']} after stopping all"

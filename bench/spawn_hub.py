@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 HUB_NS = "hub"
 IMAGE = "quay.io/jupyter/minimal-notebook:2025-01-01"
@@ -88,7 +88,7 @@ TEAMS: dict[str, Any] = {
 #: inherited by everything that task awaits, so each API request can be attributed.
 CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("user", default=None)
 #: (user, method, path, query) of every request the hub made, in order.
-REQUESTS: list[tuple[str | None, str, str, Any]] = []
+REQUESTS: list[tuple[str | None, str, str]] = []
 #: user -> step -> perf_counter() when that step of the user's spawn happened.
 STEPS: dict[str, dict[str, float]] = {}
 #: "namespace/pod" -> user, to attribute what the pod reflector sees.
@@ -161,27 +161,30 @@ def _record_steps() -> None:
 
 
 def _record_requests() -> None:
-    """Record every request kubernetes_asyncio makes (to find polling: the same read twice
-    by one spawn). Watches are KubeSpawner's reflectors, not a spawn's; they are marked.
-    Recording is kept to an append: the timed stage should measure the spawners, and a
-    TeamSpawner start makes eight times the requests of a KubeSpawner one."""
-    from kubernetes_asyncio.client import rest
+    """Record every request the hub's Kubernetes clients make (to find polling: the same
+    read twice by one spawn), where kubernetes_asyncio and teamhub's ``restapi`` both
+    end: the aiohttp session's ``request``. Watches are KubeSpawner's reflectors, not a
+    spawn's; they are marked. Recording is kept to an append: the timed stage should
+    measure the spawners, and a TeamSpawner start makes eight times the requests of a
+    KubeSpawner one."""
+    import aiohttp
 
-    original = rest.RESTClientObject.request
+    original = aiohttp.ClientSession.request
 
-    async def request(self: Any, method: str, url: str, query_params: Any = None, **kw: Any):
-        REQUESTS.append((CURRENT.get(), method, url, query_params))
-        return await original(self, method, url, query_params=query_params, **kw)
+    def request(self: Any, method: str, url: Any, **kw: Any) -> Any:
+        REQUESTS.append((CURRENT.get(), method, str(url)))
+        return original(self, method, url, **kw)
 
-    rest.RESTClientObject.request = request
+    aiohttp.ClientSession.request = request
 
 
-def _request_key(url: str, query_params: Any) -> tuple[str, str]:
+def _request_key(url: str) -> tuple[str, str]:
     """A recorded request as (path, query), without what differs between identical reads."""
-    params = dict(query_params or [])
+    parts = urlsplit(url)
+    params = dict(parse_qsl(parts.query))
     for volatile in ("resourceVersion", "resourceVersionMatch", "timeoutSeconds"):
         params.pop(volatile, None)
-    return urlsplit(url).path, "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return parts.path, "&".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
 class FakeUser:
@@ -320,7 +323,7 @@ async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | 
     await ask("turn done", "again")
 
     # Polling: one spawn reading the same thing (object or list) more than once.
-    keyed = [(u, m, *_request_key(url, q)) for u, m, url, q in timed_requests]
+    keyed = [(u, m, *_request_key(url)) for u, m, url in timed_requests]
     reads = Counter(
         (user, path, query)
         for user, method, path, query in keyed
@@ -346,6 +349,8 @@ async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | 
         "polled": polled,
         "steps": _median_steps([STEPS.get(sp.user.name, {}) for sp in spawners]),
         "hub_requests": len(timed_requests),
+        # what the polling check sees: the requests attributed to a spawn
+        "spawn_requests": sum(1 for user, _, _ in timed_requests if user is not None),
         "restart_times": list(restart_times.values()),
         "restart_errors": restart_errors,
         "restart_counters": restart_counters,

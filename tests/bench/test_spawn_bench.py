@@ -27,6 +27,9 @@ def test_the_spawn_benchmark_runs_and_its_non_timing_checks_hold() -> None:
     # Every TeamSpawner first start makes the same 16 requests, all creates (15 objects
     # and the pod), and a second start lists instead of creating.
     assert "API requests per spawn  16.0: create 16.0" in out, out
+    # the polling check sees every request a spawn makes (KubeSpawner's: namespace, pod)
+    assert "seen by the hub's polling check: 16.0 per spawn" in out, out
+    assert "seen by the hub's polling check: 2.0 per spawn" in out, out
     assert re.search(
         r"the same 6 users again .* API requests per spawn 12\.0: create 3\.0, get 1\.0, list 8\.0",
         out,
