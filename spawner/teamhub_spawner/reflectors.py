@@ -16,19 +16,27 @@ object of its kind again each time its watch ends, which the API server makes ha
 ``timeout_seconds``; teamhub's resume the watch where it ended, as client-go's informers do,
 and list again only when the watch could not be resumed.
 
-Nothing here talks to the API but KubeSpawner's reflector loop (one watch per kind,
-however many users), with a dict that reports changes. :mod:`.podwatch` puts them to use.
+Each reflector holds one watch of its kind, however many users: KubeSpawner's list, then
+teamhub's watch loop (:meth:`ResumingReflector._watch_and_update`), into a dict that
+reports changes. :mod:`.podwatch` puts them to use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
+import orjson
+from kubernetes_asyncio.client.rest import ApiException
 from kubespawner.reflector import ResourceReflector
 from kubespawner.spawner import EventReflector, PodReflector
 from traitlets import Int
+
+from teamhub_spawner import restapi
 
 
 class _Watched(dict):
@@ -52,6 +60,10 @@ class _Watched(dict):
         return old
 
 
+class _Gone(Exception):
+    """The watch's resourceVersion has left the API server's history (410 Gone)."""
+
+
 class ResumingReflector(ResourceReflector):
     """A ResourceReflector that lists its objects once, then follows them by watching
     only, resuming each watch at the last resourceVersion it saw.
@@ -60,12 +72,17 @@ class ResumingReflector(ResourceReflector):
     watch ends every ``timeout_seconds`` (the API server closes it): with a thousand
     running servers that is some 8 MB of pods decoded every 10 s per hub, and as much
     served by the API server. client-go's informers list at start and after a watch
-    fails, and otherwise resume watching where they were; so does this. KubeSpawner's loop
-    asks for a list with ``resource_version="0"`` after any error (410 Gone when the
-    resourceVersion left the API server's history, a refused connection...), and with the
-    last resourceVersion seen when a watch simply ended: that one is resumed. A resumed
-    watch replays what changed in between, in order, so the copy stays exact. (At start,
-    ``start()`` lists and the loop's first turn would list again: it uses that list.)
+    fails, and otherwise resume watching where they were; so does this loop (it replaces
+    KubeSpawner's ``_watch_and_update``; the list is still KubeSpawner's). A resumed watch
+    replays what changed in between, in order, so the copy stays exact. A watch that ends,
+    or whose connection times out, is resumed; 410 Gone (the resourceVersion left the API
+    server's history) lists again at once; any other error lists again after a back-off
+    that doubles from 0.1 s, and after 30 s of failures the reflector gives up and calls
+    ``on_failure``, as KubeSpawner's does.
+
+    Watch events are decoded with orjson, straight from the stream: at a hundred
+    concurrent starts the standard library's decoding of every pod, event and claim
+    event was the largest single cost in the hub's watch loop (``bench/spawn.py``).
     """
 
     timeout_seconds = Int(
@@ -77,26 +94,107 @@ class ResumingReflector(ResourceReflector):
         stay below ``request_timeout``, the client's limit on the whole watch request.""",
     )
 
-    _synced = False
-    #: The resourceVersion of the list ``start()`` made, until the first watch uses it.
+    #: The resourceVersion of the list ``start()`` made, which the first watch resumes.
     _start_rv: str | None = None
 
     async def _list_and_update(self, resource_version: str | None = None) -> Any:
-        if self._synced:
-            if resource_version not in (None, "0"):
-                return resource_version  # the watch ended without error: resume it
-            if resource_version == "0" and self._start_rv is not None:
-                # KubeSpawner's loop starts with a list of its own, just after start()'s.
-                rv, self._start_rv = self._start_rv, None
-                return rv
         rv = await super()._list_and_update(resource_version)
-        self._synced = True
         self._start_rv = rv if resource_version is None else None
         self._listed()
         return rv
 
     def _listed(self) -> None:
         """``self.resources`` was just replaced by a full list."""
+
+    def _watch_path(self) -> str:
+        """The REST path this reflector lists and watches (its kinds are all core/v1)."""
+        if self.omit_namespace:
+            return f"/api/v1/{self.kind}"
+        return f"/api/v1/namespaces/{quote(self.namespace, safe='')}/{self.kind}"
+
+    async def _watch_and_update(self) -> None:
+        self.log.info(
+            "watching %s (labels %r, fields %r) in %s",
+            self.kind,
+            self.label_selector,
+            self.field_selector,
+            "all namespaces" if self.omit_namespace else f"namespace {self.namespace}",
+        )
+        rv, self._start_rv = self._start_rv, None
+        delay = 0.1
+        while not self._stopping:
+            try:
+                if rv is None:
+                    rv = await self._list_and_update("0")
+                rv = await self._watch_once(rv)
+                delay = 0.1
+            except asyncio.CancelledError:
+                if self._stopping:
+                    break  # stop() cancels the loop and waits for it to end, not to fail
+                raise
+            except _Gone:
+                self.log.info("%s watch: resourceVersion %s is gone, listing again", self.kind, rv)
+                rv = None
+            except (TimeoutError, aiohttp.ServerTimeoutError):
+                self.log.warning("Read timeout watching %s, resuming", self.kind)
+            except Exception:
+                rv = None
+                delay *= 2
+                if delay > 30:
+                    self.log.exception("Watching %s never recovered, giving up", self.kind)
+                    if self.on_failure:
+                        self.on_failure()
+                    return
+                self.log.exception("Error watching %s, retrying in %ss", self.kind, delay)
+                await asyncio.sleep(delay)
+        self.log.info("%s watcher stopped", self.kind)
+
+    async def _watch_once(self, rv: str) -> str:
+        """One watch from ``rv``, applied to ``resources`` event by event; returns the last
+        resourceVersion seen when the watch ends (or is ended: ``restart_seconds``, stop)."""
+        query = {
+            "watch": "true",
+            "resourceVersion": rv,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(self.timeout_seconds),
+        }
+        if self.label_selector:
+            query["labelSelector"] = self.label_selector
+        if self.field_selector:
+            query["fieldSelector"] = self.field_selector
+        resp = await restapi.session_request(
+            "GET",
+            self._watch_path(),
+            query=query,
+            timeout=self.request_timeout or None,
+            api_client=self.api.api_client,
+        )
+        if not 200 <= resp.status <= 299:
+            await restapi.read_answer(resp)  # raises ApiException
+        began = time.monotonic()
+        try:
+            async for line in resp.content:
+                if not line.strip():
+                    continue
+                event = orjson.loads(line)
+                kind, obj = event["type"], event["object"]
+                if kind == "ERROR":
+                    if obj.get("code") == 410:
+                        raise _Gone()
+                    raise ApiException(status=obj.get("code"), reason=obj.get("message"))
+                meta = obj["metadata"]
+                if kind != "BOOKMARK":
+                    key = f"{meta['namespace']}/{meta['name']}"
+                    if kind == "DELETED":
+                        self.resources.pop(key, None)
+                    else:
+                        self.resources[key] = obj
+                rv = meta["resourceVersion"]
+                if self._stopping or time.monotonic() - began >= self.restart_seconds:
+                    break
+        finally:
+            resp.release()
+        return rv
 
 
 class WakingReflector(ResumingReflector):

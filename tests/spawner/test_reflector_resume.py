@@ -1,6 +1,8 @@
 """teamhub's reflectors list once and then resume their watch (ResumingReflector in
 spawner/teamhub_spawner/reflectors.py), against kubesim: a watch that the API server ends
-is resumed without a list, and one that cannot be resumed (410 Gone) lists again."""
+is resumed without a list, and one that cannot be resumed (410 Gone) lists again; a read
+timeout resumes, a refused watch lists again after a back-off, bookmarks keep a quiet watch
+resumable."""
 
 from __future__ import annotations
 
@@ -101,3 +103,59 @@ async def test_teamhubs_watches_last_longer_than_kubespawners() -> None:
         assert trait.default_value == 50 > ResourceReflector.timeout_seconds.default_value
         # Below the client's limit on the whole watch request, or every watch would fail.
         assert trait.default_value < cls.class_traits()["request_timeout"].default_value
+
+
+async def test_a_read_timeout_resumes_and_a_failed_watch_lists_again(sim: KubeSim) -> None:
+    """The client's limit on a watch request (``request_timeout``) ending it is resumed
+    like a watch the server ended; a watch request the API server refuses (a 500) is an
+    error: after a back-off the reflector lists again and goes on watching."""
+    load_config()
+    r = claims.ClaimReflector(
+        labels={L.MANAGED_BY: L.MANAGED_BY_VALUE},
+        omit_namespace=True,
+        timeout_seconds=50,
+        request_timeout=1,
+    )
+    sim.call(sim.counters.reset)
+    await r.start()
+    try:
+        await until(lambda: requests(sim, "watch") >= 3)  # each cut after a second
+        assert requests(sim, "list") == 1
+        claim(sim, "after-timeouts")
+        await until(lambda: f"{NS}/after-timeouts" in r.resources)
+
+        rule = sim.call(sim.faults.add_error, 500, 1.0, {"watch"}, {"persistentvolumeclaims"})
+        watches = requests(sim, "watch")
+        await until(lambda: requests(sim, "watch") >= watches + 2)  # refused, then again
+        sim.call(sim.faults.errors.remove, rule)
+        await until(lambda: requests(sim, "list") >= 2)
+        claim(sim, "after-errors")
+        await until(lambda: f"{NS}/after-errors" in r.resources)
+        assert r.watch_task is not None and not r.watch_task.done()
+    finally:
+        await r.stop()
+    assert r.watch_task is None  # stop() ended the loop without an error
+
+
+async def test_bookmarks_keep_a_quiet_watch_resumable(sim: KubeSim) -> None:
+    """Writes the reflector does not watch move the API server's resourceVersion on; its
+    bookmarks carry it to the watch, so after a compaction the watch still resumes (the
+    reason client-go asks for bookmarks) instead of listing again."""
+    load_config()
+    sim.call(setattr, sim, "bookmark_interval", 0.2)
+    r = claims.ClaimReflector(labels={L.MANAGED_BY: L.MANAGED_BY_VALUE}, omit_namespace=True)
+    try:
+        sim.call(sim.counters.reset)
+        await r.start()
+        await until(lambda: requests(sim, "watch") >= 1)
+        core_api(sim).create_namespaced_config_map(NS, {"metadata": {"name": "unwatched"}})
+        await asyncio.sleep(1.0)  # a few bookmarks
+        sim.call(sim.store.compact)
+        sim.call(sim.store.drop_watches)
+        await until(lambda: requests(sim, "watch") >= 2)
+        claim(sim, "after-compaction")
+        await until(lambda: f"{NS}/after-compaction" in r.resources)
+        assert requests(sim, "list") == 1
+    finally:
+        sim.call(setattr, sim, "bookmark_interval", 5.0)
+        await r.stop()
