@@ -302,6 +302,7 @@ def report_phase(r: dict, users: int) -> None:
     print(
         "  hub garbage collections: "
         + ", ".join(f"gen{g} {n} ({t * 1000:.0f} ms)" for g, (n, t) in sorted(gcs.items()))
+        + f"; objects kept per spawn {r['kept'] / users:.0f}"
     )
     print(
         "  median step times: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in r["steps"].items())
