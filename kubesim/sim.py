@@ -115,6 +115,7 @@ class KubeSim:
         training_operator: bool | Any = True,
         kueue: bool = False,
         event_loop: str = "asyncio",
+        hidden_paths: tuple[str | Path, ...] | list[str | Path] = (),
     ) -> None:
         if kubelet not in ("instant", "process"):
             raise ValueError("kubelet must be 'instant' or 'process'")
@@ -128,6 +129,9 @@ class KubeSim:
         self.bookmark_interval = bookmark_interval
         self._own_data = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="kubesim-"))
+        #: Host directories the process kubelet's containers do not see, besides
+        #: ``data_dir`` (with namespace isolation; e.g. the local demo's hub state).
+        self.hidden_paths = tuple(Path(p) for p in hidden_paths)
         self.node_specs = list(nodes)
         self.registry = default_registry()
         self._quota_types_cache: tuple[int, dict[tuple[str, ...], list[Any]]] = (-1, {})

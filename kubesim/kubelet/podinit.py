@@ -5,7 +5,10 @@ Run as ``python -I -S podinit.py <spec.json>`` under ``unshare --mount --uts --p
 library. It plays the part of runc plus a container init:
 
 1. bind-mounts each volume directory on its mount path (creating the mount point),
-   then remounts the read-only ones ``ro``; sets the hostname;
+   then remounts the read-only ones ``ro``; hides the host paths a container must not see
+   (``spec["hide"]``: kubesim's data directory, where every pod's volumes, secrets and
+   logs live) under an empty read-only tmpfs, keeping only the pod's own directory
+   (``spec["keep"]``, its working directory) at its path; sets the hostname;
 2. forks the command into its own process group and execs it; an exec failure is reported
    as runc reports it (``exec: "x": executable file not found in $PATH``), exit code 128;
 3. forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the command's group (a PID 1
@@ -25,7 +28,7 @@ import signal
 import socket
 import sys
 
-MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC = 1, 32, 4096, 16384
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 32, 4096, 16384
 SIGNALS = (
     signal.SIGTERM,
     signal.SIGINT,
@@ -50,8 +53,9 @@ def setup(spec):
     libc = ctypes.CDLL(None, use_errno=True)
     prefix = spec["prefix"]
 
-    def mount(src, dst, flags):
-        if libc.mount(src.encode(), dst.encode(), None, flags, None) != 0:
+    def mount(src, dst, flags, fstype=None, data=None):
+        fs, opts = fstype and fstype.encode(), data and data.encode()
+        if libc.mount(src.encode(), dst.encode(), fs, flags, opts) != 0:
             err = os.strerror(ctypes.get_errno())
             raise OSError(f"error mounting {src!r} to rootfs at {dst!r}: {err}")
 
@@ -68,11 +72,31 @@ def setup(spec):
         for m in spec["mounts"]:
             if m["ro"]:
                 mount("none", m["dst"], MS_REMOUNT | MS_BIND | MS_RDONLY)
+        hide(spec.get("hide") or [], spec.get("keep") or [], mount)
         socket.sethostname(spec["hostname"])
         os.makedirs(spec["cwd"], exist_ok=True)
     except OSError as e:
         return f"{prefix}{e}: unknown"
     return None
+
+
+def hide(paths, keep, mount):
+    """Cover each of ``paths`` with an empty read-only tmpfs, then put each of ``keep``
+    (inside one of them) back at its path: bound from a descriptor opened before the
+    cover, the only way left to reach it. Mounts already made from the covered paths
+    (the volumes) stay: a mount does not depend on its source's path."""
+    kept = [(os.open(k, os.O_PATH | os.O_DIRECTORY), k) for k in keep]
+    try:
+        for p in paths:
+            mount("tmpfs", p, MS_NOSUID | MS_NODEV, "tmpfs", "mode=0755,size=64k")
+        for fd, k in kept:
+            os.makedirs(k, exist_ok=True)
+            mount(f"/proc/self/fd/{fd}", k, MS_BIND | MS_REC)
+        for p in paths:
+            mount("none", p, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "tmpfs")
+    finally:
+        for fd, _ in kept:
+            os.close(fd)
 
 
 def exec_error(argv0, e):

@@ -33,6 +33,10 @@ automatically (namespace when ``unshare`` works, which needs root).
   and ``readOnly`` (``mount -o remount,bind,ro``; secret/configMap/downwardAPI/projected
   volumes are always read-only, as on a real node), bind-mounts the pod's ``/etc/hosts``
   (:mod:`kubesim.kubelet.dns`) and ``/etc/hostname``, sets the hostname to the pod's, then
+  covers kubesim's data directory (every pod's volumes, secrets, tokens and logs; and
+  ``KubeSim(hidden_paths=...)``) with an empty read-only tmpfs, keeping only the pod's own
+  directory, so that a container reads the other pods' data no more than on a node
+  (the rest of the host's filesystem stays visible: there is no image to run in), then
   forks the command and forwards signals to it, like a container init. When the command
   exits, the wrapper exits with its code and the kernel kills whatever is left in the PID
   namespace; ``ps`` inside shows only the pod's processes.
@@ -122,6 +126,14 @@ class ProcessRuntime:
         self.isolation = "namespace" if self.unshare else "none"
         self.pods: dict[str, PodState] = {}
         self.hosts = dns.HostsFiles(sim, lambda: self.api_ip, self._view)
+
+    def hidden_paths(self) -> list[Path]:
+        """Host directories a container does not see (*namespace* mode): kubesim's data
+        directory and the ``hidden_paths`` kubesim was given, those that exist."""
+        paths = {Path(p).resolve() for p in (self.data_dir, *self.sim.hidden_paths)}
+        # One cover for a directory and what is inside it (a cover hides the inner one's).
+        outer = [p for p in paths if not any(q in p.parents for q in paths)]
+        return sorted(p for p in outer if p.is_dir())
 
     # ------------------------------------------------------------ helpers
     @property
@@ -321,6 +333,8 @@ class ProcessRuntime:
                         "argv": argv,
                         "error_file": str(error_file),
                         "prefix": RUNC_PREFIX,
+                        "hide": [str(p) for p in self.hidden_paths()],
+                        "keep": [str(st.dir.resolve())],
                     }
                 )
             )

@@ -484,3 +484,53 @@ def test_stopping_kubesim_leaves_no_process() -> None:
     finally:
         s.stop()
     wait_for(lambda: procs_with(marker) == [], timeout=3, what="no leftover process")
+
+
+# ------------------------------------------------------------------ what a container sees
+@pytest.mark.skipif(os.geteuid() != 0, reason="namespace isolation needs root")
+def test_a_container_sees_its_pods_files_not_kubesims_data(
+    sim: KubeSim, core: Any, tmp_path: Path
+) -> None:
+    """Under kubesim's data directory live every pod's volumes, secrets and tokens (as in a
+    node's /var/lib/kubelet): a container sees only its own pod's directory there, and the
+    paths kubesim was told to hide not at all; its own volumes are mounted as usual."""
+    sim.apply(secret("others", token="not-for-you"))
+    sim.apply(
+        pod(
+            "holder",
+            "sleep 60",
+            volumes=[{"name": "s", "secret": {"secretName": "others"}}],
+            container={"volumeMounts": [{"name": "s", "mountPath": "/s"}]},
+        )
+    )
+    wait_for(lambda: phase(sim, "holder") == "Running", what="holder running")
+    holder_uid = sim.lookup("pods", "default", "holder")["metadata"]["uid"]
+    on_host = [f for f in (sim.data_dir / "pods" / holder_uid).rglob("token") if f.is_file()]
+    assert any(f.read_text() == "not-for-you" for f in on_host)  # there, on the host
+    (tmp_path / "hub.sqlite").write_text("hub state")
+    # As the demo hides its state directory, which holds kubesim's data directory.
+    sim.hidden_paths = (tmp_path, sim.data_dir.resolve().parent)
+    try:
+        data = sim.data_dir.resolve()
+        sim.apply(
+            pod(
+                "peek",
+                f"ls {data}; echo --; ls {data}/pods; echo --; cat {on_host[0]}; "
+                f"cat {tmp_path}/hub.sqlite; echo cwd=$(pwd); echo mine > own && cat own; "
+                "cat /mine/token",
+                volumes=[{"name": "m", "secret": {"secretName": "others"}}],
+                container={"volumeMounts": [{"name": "m", "mountPath": "/mine"}]},
+            )
+        )
+        p = finished(sim, "peek")
+        text = log(core, "peek")
+    finally:
+        sim.hidden_paths = ()
+    uid = p["metadata"]["uid"]
+    listed_data, listed_pods, rest = text.split("--\n")
+    assert listed_data.split() == ["pods"], text  # its own directory's path, nothing else
+    assert listed_pods.split() == [uid], text
+    assert "not-for-you" not in rest.split("cwd=")[0], text
+    assert "hub state" not in text and "No such file or directory" in text, text
+    assert f"cwd={data}/pods/{uid}\nmine\nnot-for-you" in text, text  # its own mounts work
+    sim.call(sim.api.delete, sim.registry.get("", "pods"), "default", "holder", grace=0)

@@ -299,6 +299,9 @@ class LocalStack:
             port=port,
             data_dir=self.state_dir / "kubesim",
             nodes=NODES,
+            # Pods run on this machine: keep the hub's database, cookie secret and
+            # kubeconfigs out of their sight, as a container would be kept from the node's.
+            hidden_paths=(self.state_dir,),
         )
         self.kubesim.write_kubeconfig(self.kubeconfig, namespace=self.namespace)
 
