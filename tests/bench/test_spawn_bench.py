@@ -30,8 +30,11 @@ def test_the_spawn_benchmark_runs_and_its_non_timing_checks_hold() -> None:
     # the polling check sees every request a spawn makes (KubeSpawner's: namespace, pod)
     assert "seen by the hub's polling check: 16.0 per spawn" in out, out
     assert "seen by the hub's polling check: 2.0 per spawn" in out, out
+    # (The admin's team Secret and the StorageClass are read once per few seconds for all
+    # starts together: the stage reads them again, once, if it began after they expired.)
     assert re.search(
-        r"the same 6 users again .* API requests per spawn 12\.0: create 3\.0, get 1\.0, list 8\.0",
+        r"the same 6 users again .* API requests per spawn 12\.[0-3]: "
+        r"create 3\.0, get 1\.[0-3], list 8\.0",
         out,
     ), out
     for check in (
