@@ -533,4 +533,15 @@ def test_a_container_sees_its_pods_files_not_kubesims_data(
     assert "not-for-you" not in rest.split("cwd=")[0], text
     assert "hub state" not in text and "No such file or directory" in text, text
     assert f"cwd={data}/pods/{uid}\nmine\nnot-for-you" in text, text  # its own mounts work
+    # A command exec'd in a container sees what the container sees.
+    kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", tls=True)
+    command = ["sh", "-c", f"ls {data}/pods; cat /s/token"]
+    out = subprocess.run(
+        [kubectl_path(), "--kubeconfig", str(kubeconfig), "exec", "holder", "--", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [holder_uid, "not-for-you"], out.stdout
     sim.call(sim.api.delete, sim.registry.get("", "pods"), "default", "holder", grace=0)
