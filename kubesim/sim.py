@@ -130,7 +130,8 @@ class KubeSim:
         self._own_data = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="kubesim-"))
         #: Host directories the process kubelet's containers do not see, besides
-        #: ``data_dir`` (with namespace isolation; e.g. the local demo's hub state).
+        #: ``data_dir`` (with namespace isolation; e.g. the local demo's hub state). Each is
+        #: covered whole in the container, volumes mounted inside it included.
         self.hidden_paths = tuple(Path(p) for p in hidden_paths)
         self.node_specs = list(nodes)
         self.registry = default_registry()
