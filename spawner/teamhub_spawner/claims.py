@@ -17,7 +17,6 @@ StorageClass bind only once a pod uses them: they are not waited for.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -84,20 +83,12 @@ async def wait_bound(
     """Wait until none of ``names`` is unbound, at most ``timeout`` seconds; the names
     still unbound then (the pod is created anyway: the scheduler's events tell why it
     waits). Woken by the reflector when one of the claims changes."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    keys = [f"{namespace}/{name}" for name in names]
-    while True:
-        # Listen before looking: ``unbound`` may wait for a StorageClass read, and a claim
-        # that binds meanwhile must still end this wait (not the timeout).
-        changed = reflector.changed(keys)
-        try:
-            left = await unbound(reflector.resources, namespace, names, binding_mode)
-            remaining = deadline - loop.time()
-            if not left or remaining <= 0:
-                return left
-            await asyncio.wait_for(changed, remaining)
-        except TimeoutError:
-            pass
-        finally:
-            reflector.forget(changed, keys)
+    left = list(names)
+
+    async def all_bound() -> bool:
+        nonlocal left
+        left = await unbound(reflector.resources, namespace, names, binding_mode)
+        return not left
+
+    await reflector.wait_until([f"{namespace}/{name}" for name in names], all_bound, timeout)
+    return left

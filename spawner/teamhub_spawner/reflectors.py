@@ -24,6 +24,7 @@ reports changes. :mod:`.podwatch` puts them to use.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -237,27 +238,29 @@ class WakingReflector(ResumingReflector):
                 if not waiting:
                     del self._waiters[key]
 
-    async def next_change(self, keys: list[str], timeout: float) -> None:
-        """Return when one of ``keys`` changes, or after ``timeout`` seconds."""
-        fut = self.changed(keys)
-        try:
-            await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            pass
-        finally:
-            self.forget(fut, keys)
-
     async def wait_until(self, keys: list[str], done: Callable[[], Any], timeout: float) -> bool:
         """Wait until ``done()`` is true, looking again each time one of ``keys``
-        changes, at most ``timeout`` seconds; whether it became true."""
+        changes, at most ``timeout`` seconds; whether it became true. ``done`` may be a
+        coroutine function: the wait listens before each look, so a change that happens
+        while ``done`` awaits something still ends the wait (not the timeout)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not done():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            await self.next_change(keys, remaining)
-        return True
+        while True:
+            changed = self.changed(keys)
+            try:
+                result = done()
+                if inspect.isawaitable(result):
+                    result = await result
+                if result:
+                    return True
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                await asyncio.wait_for(changed, remaining)
+            except TimeoutError:
+                pass
+            finally:
+                self.forget(changed, keys)
 
 
 class TeamPodReflector(WakingReflector, PodReflector):
