@@ -87,7 +87,7 @@ TEAMS: dict[str, Any] = {
 #: The user whose spawn (or stop) the current task works for: set before each start() and
 #: inherited by everything that task awaits, so each API request can be attributed.
 CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("user", default=None)
-#: (user, method, path, query) of every request the hub made, in order.
+#: (user, method, URL with its query) of every request the hub made, in order.
 REQUESTS: list[tuple[str | None, str, str]] = []
 #: user -> step -> perf_counter() when that step of the user's spawn happened.
 STEPS: dict[str, dict[str, float]] = {}
@@ -304,12 +304,12 @@ async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | 
     with _GcTimes() as hub_gc:
         await asyncio.gather(*(_timed_start(sp, times, errors) for sp in spawners))
     wall, hub_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    gc.collect()
-    kept = len(gc.get_objects()) - objects0
     sim_cpu, writes = await ask("cpu") - sim_cpu0, await ask("rv") - rv0
     if prof:
         prof.stop()
         await ask("profile", False)
+    gc.collect()  # (after the profile: a full collection is not the spawners' work)
+    kept = len(gc.get_objects()) - objects0
     counters = await ask("counters")
     watches_100 = await ask("watches")
     timed_requests = REQUESTS[mark:]
