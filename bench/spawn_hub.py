@@ -358,7 +358,6 @@ async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | 
         "watches_after": watches_after,
         "polled": polled,
         "steps": _median_steps([STEPS.get(sp.user.name, {}) for sp in spawners]),
-        "hub_requests": len(timed_requests),
         # what the polling check sees: the requests attributed to a spawn
         "spawn_requests": sum(1 for user, _, _ in timed_requests if user is not None),
         "restart_times": list(restart_times.values()),
