@@ -286,10 +286,6 @@ async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | 
     await ask("turn", "burst")
     await ask("reset")
     mark = len(REQUESTS)
-    prof = Profiler(*profile) if profile else None
-    if prof:
-        await ask("profile", True)
-        prof.start()
     times: dict[str, float] = {}
     errors: dict[str, str] = {}
     # Each burst starts with no garbage-collection debt. A full collection (some 300 ms of
@@ -299,6 +295,10 @@ async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | 
     # that per burst ("objects kept" below).
     gc.collect()
     objects0 = len(gc.get_objects())
+    prof = Profiler(*profile) if profile else None
+    if prof:  # (after the collection: it is not the spawners' work)
+        await ask("profile", True)
+        prof.start()
     sim_cpu0, rv0 = await ask("cpu"), await ask("rv")
     cpu0, t0 = time.process_time(), time.perf_counter()
     with _GcTimes() as hub_gc:
