@@ -43,6 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import request_cost
 from spawn_hub import HUB_NS, WARM_USERS, Profiler, hub_process
 
 from kubesim.sim import KubeSim, tune_gc_for_serving
@@ -340,6 +341,25 @@ def report_phase(r: dict, users: int) -> None:
         print(f"  {len(r['restart_errors'])} second starts FAILED, e.g. {user}: {err}")
 
 
+def report_request_cost(pair: dict[str, dict], cost: dict[str, float], users: int) -> None:
+    """What the requests alone cost, measured right after the round (``request_cost``):
+    the part of each side's CPU per start that no spawner code can save, given how many
+    requests it makes."""
+    made = {kind: sum(per_spawn_by_verb(r["counters"], users).values()) for kind, r in pair.items()}
+    extra = made["teamhub"] - made["kubespawner"]
+    print(
+        f"--- one bare request, measured after the round: client {cost['client'] * 1000:.2f} ms, "
+        f"server {cost['server'] * 1000:.2f} ms of CPU"
+    )
+    for side, key, label in (("client", "hub_cpu", "hub"), ("server", "sim_cpu", "kubesim")):
+        team, base = (pair[k][key] / users * 1000 for k in ("teamhub", "kubespawner"))
+        print(
+            f"  {label}: TeamSpawner's {extra:.0f} more requests per start cost "
+            f"{extra * cost[side] * 1000:.1f} ms bare, of the {team - base:.1f} ms it spends "
+            f"more than KubeSpawner ({team:.1f} against {base:.1f} ms)"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--users", type=int, default=100, help="concurrent spawns to time")
@@ -363,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         pair = run_round(order, args.users, args.profile, str(i), args.profiler)
         for kind in order:
             report_phase(pair[kind], args.users)
+        report_request_cost(pair, request_cost.measure(), args.users)
         rounds.append(pair)
 
     print("--- summary (TeamSpawner / KubeSpawner)")

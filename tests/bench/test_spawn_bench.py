@@ -37,6 +37,14 @@ def test_the_spawn_benchmark_runs_and_its_non_timing_checks_hold() -> None:
         r"create 3\.0, get 1\.[0-3], list 8\.0",
         out,
     ), out
+    # What the requests alone cost is measured after the round and set against each side.
+    assert re.search(r"one bare request, measured after the round: client \d+\.\d\d ms", out), out
+    for side in ("hub", "kubesim"):
+        assert re.search(
+            rf"  {side}: TeamSpawner's 14 more requests per start cost \d+\.\d ms bare, of the "
+            r"-?\d+\.\d ms it spends more than KubeSpawner",
+            out,
+        ), out
     for check in (
         "watches at 10 users == at 6 users (3 == 3): MET",
         "no polling requests: MET",
