@@ -170,6 +170,12 @@ class ResumingReflector(ResourceReflector):
             timeout=self.request_timeout or None,
             api_client=self.api.api_client,
         )
+        if resp.status == 410:
+            # An API server without a watch cache refuses a watch from a compacted
+            # resourceVersion with 410 itself; one with a cache sends an ERROR event
+            # (below). Both mean the same (client-go's reflector treats them alike).
+            resp.release()
+            raise _Gone()
         if not 200 <= resp.status <= 299:
             await restapi.read_answer(resp)  # raises ApiException
         began = time.monotonic()

@@ -1,8 +1,8 @@
 """teamhub's reflectors list once and then resume their watch (ResumingReflector in
 spawner/teamhub_spawner/reflectors.py), against kubesim: a watch that the API server ends
-is resumed without a list, and one that cannot be resumed (410 Gone) lists again; a read
-timeout resumes, a refused watch lists again after a back-off, bookmarks keep a quiet watch
-resumable."""
+is resumed without a list, and one that cannot be resumed (410 Gone, as an event or as the
+answer to the watch request) lists again; a read timeout resumes, a refused watch lists
+again after a back-off, bookmarks keep a quiet watch resumable."""
 
 from __future__ import annotations
 
@@ -158,4 +158,43 @@ async def test_bookmarks_keep_a_quiet_watch_resumable(sim: KubeSim) -> None:
         assert requests(sim, "list") == 1
     finally:
         sim.call(setattr, sim, "bookmark_interval", 5.0)
+        await r.stop()
+
+
+async def test_a_watch_refused_with_410_lists_again_at_once(
+    sim: KubeSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An API server without a watch cache answers a watch from a compacted
+    resourceVersion with HTTP 410 rather than an ERROR event: the same "list again", at
+    once, not an error to back off from."""
+    load_config()
+    real = reflectors.restapi.session_request
+    refused: list[dict] = []
+
+    class Gone:
+        status = 410
+
+        def release(self) -> None:
+            pass
+
+    async def session_request(method: str, path: str, **kw: object) -> object:
+        query = kw.get("query") or {}
+        if isinstance(query, dict) and query.get("watch") and len(refused) < 1:
+            refused.append(query)
+            return Gone()
+        return await real(method, path, **kw)
+
+    r = claims.ClaimReflector(labels={L.MANAGED_BY: L.MANAGED_BY_VALUE}, omit_namespace=True)
+    errors: list[str] = []
+    monkeypatch.setattr(r.log, "exception", lambda msg, *a: errors.append(msg % a))
+    monkeypatch.setattr(reflectors.restapi, "session_request", session_request)
+    sim.call(sim.counters.reset)
+    await r.start()
+    try:
+        # The start's list, the refused watch, a second list, then a watch that holds.
+        await until(lambda: requests(sim, "list") == 2 and requests(sim, "watch") == 1)
+        claim(sim, "after-410")
+        await until(lambda: f"{NS}/after-410" in r.resources)
+        assert len(refused) == 1 and errors == []
+    finally:
         await r.stop()
