@@ -19,7 +19,8 @@ alike. A phase:
 3. starts the same 100 users again (timed, counted: their namespaces and objects exist,
    as at every start after a user's first) and stops them.
 
-    python bench/spawn.py [--users 100] [--rounds 1] [--profile DIR [--profiler py-spy]]
+    python bench/spawn.py [--users 100] [--rounds 1]
+                          [--profile DIR [--profiler py-spy] [--profile-stage again]]
 
 Prints median and p95 time-to-ready for both spawners and their ratios, API requests per
 spawn by verb (kubesim's counters), the watches held at 10 and 100 users, whether any
@@ -38,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,12 +112,19 @@ class _Turns:
         self.conn.send(("done", stage))
 
 
-def phase_process(
-    conn: Any, kind: str, users: int, profile_dir: Path | None, tag: str, profiler: str
-) -> None:
+@dataclass(frozen=True)
+class Profiling:
+    """What ``--profile`` asked for: where to write, with which profiler, which stage."""
+
+    dir: Path
+    profiler: str = "cprofile"
+    stage: str = "burst"
+
+
+def phase_process(conn: Any, kind: str, users: int, profiling: Profiling | None, tag: str) -> None:
     """One phase in a process of its own: its kubesim, and the hub process it starts."""
     try:
-        conn.send(("result", _run_phase(kind, users, profile_dir, tag, profiler, _Turns(conn))))
+        conn.send(("result", _run_phase(kind, users, profiling, tag, _Turns(conn))))
     except BaseException as e:  # report, don't hang the benchmark
         import traceback
 
@@ -125,7 +134,7 @@ def phase_process(
 
 
 def run_round(
-    order: tuple[str, ...], users: int, profile_dir: Path | None, tag: str, profiler: str
+    order: tuple[str, ...], users: int, profiling: Profiling | None, tag: str
 ) -> dict[str, dict]:
     """Both phases of a round, side by side, taking turns at each stage in ``order``: one
     phase's warm-up, the other's, one's burst, the other's, and so on.
@@ -141,9 +150,7 @@ def run_round(
     conns, procs = {}, {}
     for kind in order:
         parent, child = ctx.Pipe()
-        procs[kind] = ctx.Process(
-            target=phase_process, args=(child, kind, users, profile_dir, tag, profiler)
-        )
+        procs[kind] = ctx.Process(target=phase_process, args=(child, kind, users, profiling, tag))
         procs[kind].start()
         child.close()
         conns[kind] = parent
@@ -185,22 +192,22 @@ def run_round(
     return results
 
 
-def _run_phase(
-    kind: str, users: int, profile_dir: Path | None, tag: str, profiler: str, turns: _Turns
-) -> dict:
+def _run_phase(kind: str, users: int, profiling: Profiling | None, tag: str, turns: _Turns) -> dict:
     sim = start_sim(users)
-    ext = ".prof" if profiler == "cprofile" else ".txt"
     sim_prof = hub_prof = None
-    if profile_dir:
+    stage = profiling.stage if profiling else "burst"
+    if profiling:
+        ext = ".prof" if profiling.profiler == "cprofile" else ".txt"
+        name = f"{kind}-{stage}-{tag}{ext}"
         # py-spy samples the whole benchmark process: kubesim's thread does the work.
-        sim_prof = Profiler(profiler, str(profile_dir / f"kubesim-{kind}-{tag}{ext}"), sim.call)
-        hub_prof = (profiler, str(profile_dir / f"hub-{kind}-{tag}{ext}"))
+        sim_prof = Profiler(profiling.profiler, str(profiling.dir / f"kubesim-{name}"), sim.call)
+        hub_prof = (profiling.profiler, str(profiling.dir / f"hub-{name}"))
     try:
         with tempfile.TemporaryDirectory() as d:
             kubeconfig = str(sim.write_kubeconfig(Path(d) / "kubeconfig"))
             parent, child = mp.Pipe()
             proc = mp.get_context("spawn").Process(
-                target=hub_process, args=(child, kubeconfig, kind, users, hub_prof)
+                target=hub_process, args=(child, kubeconfig, kind, users, hub_prof, stage)
             )
             proc.start()
             child.close()
@@ -327,18 +334,27 @@ def report_phase(r: dict, users: int) -> None:
     if r["errors"]:
         user, err = next(iter(r["errors"].items()))
         print(f"  {len(r['errors'])} FAILED, e.g. {user}: {err}")
-    again = r["restart_times"]
+    restart = r["restart"]
+    again = restart["times"]
     if again:
-        verbs = per_spawn_by_verb(r["restart_counters"], len(again))
+        n = len(again)
+        verbs = per_spawn_by_verb(r["restart_counters"], n)
         print(
-            f"  the same {len(again)} users again (everything but the pod exists): "
+            f"  the same {n} users again (everything but the pod exists): "
             f"median {statistics.median(again) * 1000:.0f} ms, p95 {pct(again, 95) * 1000:.0f} ms; "
             f"API requests per spawn {sum(verbs.values()):.1f}: "
             + ", ".join(f"{k} {v:.1f}" for k, v in verbs.items())
         )
-    if r["restart_errors"]:
-        user, err = next(iter(r["restart_errors"].items()))
-        print(f"  {len(r['restart_errors'])} second starts FAILED, e.g. {user}: {err}")
+        hub, sim, wall = restart["hub_cpu"], restart["sim_cpu"], restart["wall"]
+        print(
+            f"    CPU per spawn: hub {hub / n * 1000:.1f} ms, kubesim {sim / n * 1000:.1f} ms "
+            f"(busy {hub / wall:.0%} and {sim / wall:.0%}); objects written per spawn "
+            f"{restart['writes'] / n:.1f}; median step times: "
+            + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in restart["steps"].items())
+        )
+    if restart["errors"]:
+        user, err = next(iter(restart["errors"].items()))
+        print(f"  {len(restart['errors'])} second starts FAILED, e.g. {user}: {err}")
 
 
 def report_request_cost(pair: dict[str, dict], cost: dict[str, float], users: int) -> None:
@@ -364,23 +380,31 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--users", type=int, default=100, help="concurrent spawns to time")
     ap.add_argument("--rounds", type=int, default=1, help="KubeSpawner/TeamSpawner pairs")
-    ap.add_argument("--profile", type=Path, metavar="DIR", help="profile the timed stages")
+    ap.add_argument("--profile", type=Path, metavar="DIR", help="profile a timed stage")
     ap.add_argument(
         "--profiler",
         choices=("cprofile", "py-spy"),
         default="cprofile",
         help="cProfile stats (.prof) or py-spy folded stacks (.txt, needs py-spy)",
     )
+    ap.add_argument(
+        "--profile-stage",
+        choices=("burst", "again"),
+        default="burst",
+        help="the first starts (burst) or the same users' second starts (again)",
+    )
     args = ap.parse_args(argv)
+    profiling = None
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
+        profiling = Profiling(args.profile, args.profiler, args.profile_stage)
     print(f"spawn benchmark: {args.users} concurrent starts, kubesim instant kubelet")
     rounds = []
     for i in range(args.rounds):
         # Alternate which spawner goes first at each stage, so that neither always meets
         # the machine in the same state (caches, the other's leftovers, other work).
         order = KINDS if i % 2 == 0 else KINDS[::-1]
-        pair = run_round(order, args.users, args.profile, str(i), args.profiler)
+        pair = run_round(order, args.users, profiling, str(i))
         for kind in order:
             report_phase(pair[kind], args.users)
         report_request_cost(pair, request_cost.measure(), args.users)

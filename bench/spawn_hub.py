@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -257,7 +258,9 @@ async def _stop(sp: Any) -> None:
     await sp.stop(now=True)
 
 
-async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | None) -> dict:
+async def hub_side(
+    conn: Any, kind: str, users: int, profile: tuple[str, str] | None, profile_stage: str
+) -> dict:
     import logging
 
     # KubeSpawner logs whole pod manifests on errors; failures are summarised instead.
@@ -286,13 +289,70 @@ async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | 
     await ask("turn", "burst")
     await ask("reset")
     mark = len(REQUESTS)
+    burst = await _measured(ask, spawners, profile if profile_stage == "burst" else None)
+    counters = await ask("counters")
+    watches_100 = await ask("watches")
+    timed_requests = REQUESTS[mark:]
+    times = burst["times"]
+    t1 = time.perf_counter()
+    await asyncio.gather(*(_stop(sp) for sp in spawners if sp.user.name in times))
+    stop_wall = time.perf_counter() - t1
+    watches_after = await ask("watches")
+    await ask("turn done", "burst")
+
+    # Stage 3: the same users start again, as every morning: their namespaces and
+    # objects exist (timed and counted).
+    again = [sp for sp in spawners if sp.user.name in times]
+    for sp in again:
+        STEPS.pop(sp.user.name, None)
+    await ask("turn", "again")
+    await ask("reset")
+    restart = await _measured(ask, again, profile if profile_stage == "again" else None)
+    restart_counters = await ask("counters")
+    await asyncio.gather(*(_stop(sp) for sp in again if sp.user.name in restart["times"]))
+    await ask("turn done", "again")
+
+    # Polling: one spawn reading the same thing (object or list) more than once.
+    keyed = [(u, m, *_request_key(url)) for u, m, url in timed_requests]
+    reads = Counter(
+        (user, path, query)
+        for user, method, path, query in keyed
+        if user is not None and method == "GET" and "watch=" not in query
+    )
+    polled = {f"{u}: GET {p}{'?' + q if q else ''} x{n}": n for (u, p, q), n in reads.items()}
+    polled = {k: n for k, n in polled.items() if n > 1}
+    return {
+        "kind": kind,
+        **{k: v for k, v in burst.items() if k != "times"},
+        "times": list(times.values()),
+        "warm_times": list(warm_times.values()),
+        "stop_wall": stop_wall,
+        "counters": counters,
+        "watches_10": watches_10,
+        "watches_100": watches_100,
+        "watches_after": watches_after,
+        "polled": polled,
+        # what the polling check sees: the requests attributed to a spawn
+        "spawn_requests": sum(1 for user, _, _ in timed_requests if user is not None),
+        "restart": {**restart, "times": list(restart["times"].values())},
+        "restart_counters": restart_counters,
+    }
+
+
+async def _measured(
+    ask: Callable[..., Awaitable[Any]], spawners: list[Any], profile: tuple[str, str] | None
+) -> dict[str, Any]:
+    """Start ``spawners`` concurrently, each timed from its own ``start()`` call, and
+    measure the stage: wall time, the hub's and kubesim's CPU, kubesim's writes, the
+    hub's garbage collections and the objects the stage left it holding, the median step
+    times; ``profile``d if asked."""
     times: dict[str, float] = {}
     errors: dict[str, str] = {}
-    # Each burst starts with no garbage-collection debt. A full collection (some 300 ms of
+    # Each stage starts with no garbage-collection debt. A full collection (some 300 ms of
     # a hub's ~300k objects) comes once 25% more objects than the last one left have
     # survived: whether that falls inside a burst of 100 starts depended on what the hub
     # did before (warm-up, imports), not on the spawner; both phases keep far fewer than
-    # that per burst ("objects kept" below).
+    # that per burst ("objects kept" in the report).
     gc.collect()
     objects0 = len(gc.get_objects())
     prof = Profiler(*profile) if profile else None
@@ -309,60 +369,16 @@ async def hub_side(conn: Any, kind: str, users: int, profile: tuple[str, str] | 
         prof.stop()
         await ask("profile", False)
     gc.collect()  # (after the profile: a full collection is not the spawners' work)
-    kept = len(gc.get_objects()) - objects0
-    counters = await ask("counters")
-    watches_100 = await ask("watches")
-    timed_requests = REQUESTS[mark:]
-    t1 = time.perf_counter()
-    await asyncio.gather(*(_stop(sp) for sp in spawners if sp.user.name in times))
-    stop_wall = time.perf_counter() - t1
-    watches_after = await ask("watches")
-    await ask("turn done", "burst")
-
-    # Stage 3: the same users start again, as every morning: their namespaces and
-    # objects exist (timed and counted, not profiled).
-    again = [sp for sp in spawners if sp.user.name in times]
-    await ask("turn", "again")
-    await ask("reset")
-    restart_times: dict[str, float] = {}
-    restart_errors: dict[str, str] = {}
-    await asyncio.gather(*(_timed_start(sp, restart_times, restart_errors) for sp in again))
-    restart_counters = await ask("counters")
-    await asyncio.gather(*(_stop(sp) for sp in again if sp.user.name in restart_times))
-    await ask("turn done", "again")
-
-    # Polling: one spawn reading the same thing (object or list) more than once.
-    keyed = [(u, m, *_request_key(url)) for u, m, url in timed_requests]
-    reads = Counter(
-        (user, path, query)
-        for user, method, path, query in keyed
-        if user is not None and method == "GET" and "watch=" not in query
-    )
-    polled = {f"{u}: GET {p}{'?' + q if q else ''} x{n}": n for (u, p, q), n in reads.items()}
-    polled = {k: n for k, n in polled.items() if n > 1}
     return {
-        "kind": kind,
-        "times": list(times.values()),
-        "warm_times": list(warm_times.values()),
+        "times": times,
         "errors": errors,
         "wall": wall,
         "hub_cpu": hub_cpu,
-        "hub_gc": hub_gc.summary(),
-        "kept": kept,
         "sim_cpu": sim_cpu,
         "writes": writes,
-        "stop_wall": stop_wall,
-        "counters": counters,
-        "watches_10": watches_10,
-        "watches_100": watches_100,
-        "watches_after": watches_after,
-        "polled": polled,
+        "hub_gc": hub_gc.summary(),
+        "kept": len(gc.get_objects()) - objects0,
         "steps": _median_steps([STEPS.get(sp.user.name, {}) for sp in spawners]),
-        # what the polling check sees: the requests attributed to a spawn
-        "spawn_requests": sum(1 for user, _, _ in timed_requests if user is not None),
-        "restart_times": list(restart_times.values()),
-        "restart_errors": restart_errors,
-        "restart_counters": restart_counters,
     }
 
 
@@ -447,13 +463,18 @@ def _median_steps(per_user: list[dict[str, float]]) -> dict[str, float]:
 
 
 def hub_process(
-    conn: Any, kubeconfig: str, kind: str, users: int, profile: tuple[str, str] | None
+    conn: Any,
+    kubeconfig: str,
+    kind: str,
+    users: int,
+    profile: tuple[str, str] | None,
+    profile_stage: str = "burst",
 ) -> None:
     # kubernetes_asyncio reads $KUBECONFIG when it is imported: set it first.
     os.environ["KUBECONFIG"] = kubeconfig
     _record_requests()
     try:
-        result = asyncio.run(hub_side(conn, kind, users, profile))
+        result = asyncio.run(hub_side(conn, kind, users, profile, profile_stage))
         conn.send(("done", result))
     except BaseException as e:  # report, don't hang the parent
         import traceback

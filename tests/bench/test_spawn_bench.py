@@ -37,6 +37,10 @@ def test_the_spawn_benchmark_runs_and_its_non_timing_checks_hold() -> None:
         r"create 3\.0, get 1\.[0-3], list 8\.0",
         out,
     ), out
+    # The second starts are measured like the first (CPU, writes, steps).
+    assert re.search(
+        r"the same 6 users again .*\n    CPU per spawn: hub \d+\.\d ms, kubesim \d+\.\d ms", out
+    ), out
     # What the requests alone cost is measured after the round and set against each side.
     assert re.search(r"one bare request, measured after the round: client \d+\.\d\d ms", out), out
     for side in ("hub", "kubesim"):
