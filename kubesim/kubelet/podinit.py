@@ -4,14 +4,22 @@ Run as ``python -I -S podinit.py <spec.json>`` under ``unshare --mount --uts --p
 ...`` (see :mod:`kubesim.kubelet.process`), so it must need nothing but the standard
 library. It plays the part of runc plus a container init:
 
-1. bind-mounts each volume directory on its mount path (creating the mount point),
+1. builds the container's root (``spec["rootfs"]``, a directory of the pod's to mount it
+   on): the host's tree seen through an overlay whose upper layer is a tmpfs, with the
+   host's other filesystems (``/proc``, ``/dev``, ``/sys`` ...) bound in as they are. Mount
+   points created there, and whatever the container writes outside its volumes, live in
+   that tmpfs and go with the container: nothing is created on the host, and no container
+   sees another's mount points. Where the overlay cannot be mounted, the host's own tree
+   is used and missing mount points are created on it (they stay behind);
+2. bind-mounts each volume directory on its mount path (creating the mount point),
    then remounts the read-only ones ``ro``; hides the host paths a container must not see
    (``spec["hide"]``: kubesim's data directory, where every pod's volumes, secrets and
    logs live) under an empty read-only tmpfs, keeping only the pod's own directory
-   (``spec["keep"]``, its working directory) at its path; sets the hostname;
-2. forks the command into its own process group and execs it; an exec failure is reported
+   (``spec["keep"]``, its working directory) at its path, bound from the host; switches
+   to the new root (``pivot_root``) and detaches the old one; sets the hostname;
+3. forks the command into its own process group and execs it; an exec failure is reported
    as runc reports it (``exec: "x": executable file not found in $PATH``), exit code 128;
-3. forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the command's group (a PID 1
+4. forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the command's group (a PID 1
    without handlers would ignore them), reaps orphans, and exits with the command's exit
    code (128+N when killed by signal N). Its exit makes the kernel kill every process left
    in the PID namespace.
@@ -28,7 +36,11 @@ import signal
 import socket
 import sys
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 32, 4096, 16384
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
+MS_BIND, MS_MOVE, MS_REC = 4096, 8192, 16384
+MNT_DETACH = 2
+#: pivot_root(2) has no C library wrapper: its system call number, by machine.
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 SIGNALS = (
     signal.SIGTERM,
     signal.SIGINT,
@@ -53,26 +65,32 @@ def setup(spec):
     libc = ctypes.CDLL(None, use_errno=True)
     prefix = spec["prefix"]
 
+    root = ""  # where the container's "/" is being built ("": the host's own)
+
     def mount(src, dst, flags, fstype=None, data=None):
         fs, opts = fstype and fstype.encode(), data and data.encode()
-        if libc.mount(src.encode(), dst.encode(), fs, flags, opts) != 0:
+        if libc.mount(src.encode(), in_root(root, dst).encode(), fs, flags, opts) != 0:
             err = os.strerror(ctypes.get_errno())
             raise OSError(f"error mounting {src!r} to rootfs at {dst!r}: {err}")
 
     try:
+        if spec.get("rootfs"):
+            root = private_root(spec["rootfs"], libc)
         for m in spec["mounts"]:
-            dst = m["dst"]
+            dst = in_root(root, m["dst"])
             if m["dir"]:
                 os.makedirs(dst, exist_ok=True)
             else:
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 if not os.path.exists(dst):
                     open(dst, "a").close()
-            mount(m["src"], dst, MS_BIND | MS_REC)
+            mount(m["src"], m["dst"], MS_BIND | MS_REC)
         for m in spec["mounts"]:
             if m["ro"]:
                 mount("none", m["dst"], MS_REMOUNT | MS_BIND | MS_RDONLY)
-        hide(spec.get("hide") or [], spec.get("keep") or [], mount)
+        hide(spec.get("hide") or [], spec.get("keep") or [], mount, root)
+        if root:
+            enter(root, libc)
         socket.sethostname(spec["hostname"])
         os.makedirs(spec["cwd"], exist_ok=True)
     except OSError as e:
@@ -80,17 +98,117 @@ def setup(spec):
     return None
 
 
-def hide(paths, keep, mount):
+def in_root(root, path):
+    """Where ``path``, as the container names it, is in ``root`` (the container's root
+    being built; "" for the host's own tree): symlinks on the way are followed as the
+    container will follow them, an absolute target starting again at ``root``, so that
+    a mount point never lands outside it (``/var/run`` -> ``/run``). What runc's
+    securejoin does."""
+    if not root:
+        return path
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    inside, links = "", 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            inside = inside.rsplit("/", 1)[0]
+            continue
+        step = f"{inside}/{part}"
+        if os.path.islink(root + step):
+            links += 1
+            if links > 40:
+                raise OSError(f"too many levels of symbolic links in {path!r}")
+            target = os.readlink(root + step)
+            if target.startswith("/"):
+                inside = ""
+            parts[:0] = [p for p in target.split("/") if p not in ("", ".")]
+            continue
+        inside = step
+    return root + (inside or "/")
+
+
+def top_mounts():
+    """The host's mount points that no other mount point but ``/`` contains, from
+    ``/proc/self/mountinfo``: binding each of them recursively brings every filesystem
+    mounted on the host's tree (``/proc``, ``/dev``, ``/sys``, ``/tmp`` when it is one of its
+    own ...) into a new root."""
+    points = set()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split(" ")[4]
+            # mountinfo escapes space, tab, newline and backslash as octal (\040 ...)
+            points.add(point.encode().decode("unicode_escape").encode("latin-1").decode())
+    points.discard("/")
+    return sorted(
+        p for p in points if not any(q != p and p.startswith(q.rstrip("/") + "/") for q in points)
+    )
+
+
+def private_root(base, libc):
+    """Mount the container's root under ``base`` (made if missing): an overlay of the
+    host's ``/`` (read through) with a tmpfs upper layer (written to), and the host's other
+    filesystems bound in. Returns its path, or "" where the overlay cannot be mounted
+    (no overlayfs, too many stacked layers): the host's tree is then used as it is."""
+
+    def sys_mount(src, dst, flags, fstype=None, data=None):
+        fs, opts = fstype and fstype.encode(), data and data.encode()
+        if libc.mount(src.encode(), dst.encode(), fs, flags, opts) != 0:
+            err = os.strerror(ctypes.get_errno())
+            raise OSError(f"error mounting {src!r} at {dst!r}: {err}")
+
+    if any(c in base for c in ",:\\"):  # would not survive overlayfs's option syntax
+        return ""
+    tops = top_mounts()  # the host's, before this adds its own
+    os.makedirs(base, exist_ok=True)
+    sys_mount("tmpfs", base, MS_NOSUID | MS_NODEV, "tmpfs", "mode=0755")
+    layers = {d: os.path.join(base, d) for d in ("upper", "work", "root")}
+    for d in layers.values():
+        os.mkdir(d)
+    opts = f"lowerdir=/,upperdir={layers['upper']},workdir={layers['work']}"
+    if libc.mount(b"overlay", layers["root"].encode(), b"overlay", 0, opts.encode()) != 0:
+        libc.umount2(base.encode(), MNT_DETACH)
+        return ""
+    for p in tops:
+        if os.path.lexists(p) and os.path.lexists(layers["root"] + p):
+            sys_mount(p, layers["root"] + p, MS_BIND | MS_REC)
+    return layers["root"]
+
+
+def enter(root, libc):
+    """Make ``root`` this mount namespace's ``/`` and let go of the host's: what runc does
+    with a container's root filesystem. ``pivot_root`` where its system call number is
+    known, else the old root stays underneath, shadowed (switch_root's way)."""
+    os.chdir(root)
+    number = SYS_PIVOT_ROOT.get(os.uname().machine)
+    if number is not None:
+        os.mkdir(".kubesim-old-root")
+        if libc.syscall(number, b".", b".kubesim-old-root") != 0:
+            err = os.strerror(ctypes.get_errno())
+            raise OSError(f"pivot_root to {root!r}: {err}")
+        os.chdir("/")
+        if libc.umount2(b"/.kubesim-old-root", MNT_DETACH) != 0:
+            raise OSError(f"detaching the host's root: {os.strerror(ctypes.get_errno())}")
+        os.rmdir("/.kubesim-old-root")
+        return
+    if libc.mount(b".", b"/", None, MS_MOVE, None) != 0:
+        raise OSError(f"moving {root!r} to /: {os.strerror(ctypes.get_errno())}")
+    os.chroot(".")
+    os.chdir("/")
+
+
+def hide(paths, keep, mount, root=""):
     """Cover each of ``paths`` with an empty read-only tmpfs, then put each of ``keep``
     (inside one of them) back at its path: bound from a descriptor opened before the
     cover, the only way left to reach it. Mounts already made from the covered paths
-    (the volumes) stay: a mount does not depend on its source's path."""
+    (the volumes) stay: a mount does not depend on its source's path. ``mount`` mounts
+    in the container's root (``root``, "" for the host's); ``keep`` is opened on the host,
+    so that the container writes to the pod's directory itself."""
     kept = [(os.open(k, os.O_PATH | os.O_DIRECTORY), k) for k in keep]
     try:
         for p in paths:
             mount("tmpfs", p, MS_NOSUID | MS_NODEV, "tmpfs", "mode=0755,size=64k")
         for fd, k in kept:
-            os.makedirs(k, exist_ok=True)
+            os.makedirs(in_root(root, k), exist_ok=True)
             mount(f"/proc/self/fd/{fd}", k, MS_BIND | MS_REC)
         for p in paths:
             mount("none", p, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "tmpfs")

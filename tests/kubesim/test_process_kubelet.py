@@ -545,3 +545,55 @@ def test_a_container_sees_its_pods_files_not_kubesims_data(
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [holder_uid, "not-for-you"], out.stdout
     sim.call(sim.api.delete, sim.registry.get("", "pods"), "default", "holder", grace=0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="namespace isolation needs root")
+def test_mount_points_and_writes_outside_volumes_stay_in_the_container(
+    sim: KubeSim, core: Any, tmp_path: Path
+) -> None:
+    """A container's root is the host's tree read through an overlay of its own: the mount
+    points its volumes need and whatever it writes outside its volumes go with it. Nothing
+    is created on the host and another container does not see them, while a volume's
+    writes still reach the volume (another pod mounting it reads them). A mount path under
+    a symlink (/var/run -> /run on Debian) is followed inside the container's root."""
+    top = f"/kubesim-test-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "on-the-host").write_text("")
+    volume = {
+        "name": "v",
+        "hostPath": {"path": str(tmp_path / "volume"), "type": "DirectoryOrCreate"},
+    }
+    sim.apply(
+        pod(
+            "writer",
+            f"echo from-writer > {top}/data/out; echo scratch > {tmp_path}/scratch; "
+            f"ls -d {top}/data /var/run/kubesim-test/data; sleep 60",
+            volumes=[volume],
+            container={
+                "volumeMounts": [
+                    {"name": "v", "mountPath": f"{top}/data"},
+                    {"name": "v", "mountPath": "/var/run/kubesim-test/data"},
+                ]
+            },
+        )
+    )
+    wait_for(lambda: phase(sim, "writer") == "Running", what="writer running")
+    wait_for(lambda: log(core, "writer").count("data") == 2, what="the writer's output")
+    assert log(core, "writer").split() == [f"{top}/data", "/var/run/kubesim-test/data"]
+    assert not os.path.lexists(top)  # its mount points are not on the host
+    assert not os.path.lexists("/run/kubesim-test")
+    assert not (tmp_path / "scratch").exists()  # nor what it wrote outside its volumes
+    sim.apply(
+        pod(
+            "reader",
+            f"cat {top}-reader/out; ls -d {top} /run/kubesim-test; ls {tmp_path}",
+            volumes=[volume],
+            container={"volumeMounts": [{"name": "v", "mountPath": f"{top}-reader"}]},
+        )
+    )
+    finished(sim, "reader")
+    text = log(core, "reader")
+    assert text.startswith("from-writer\n"), text  # the volume is shared, as on a node
+    assert f"ls: cannot access '{top}': No such file or directory" in text, text
+    assert "ls: cannot access '/run/kubesim-test'" in text, text
+    assert text.split()[-1] == "on-the-host", text  # the host's files, read through
+    sim.call(sim.api.delete, sim.registry.get("", "pods"), "default", "writer", grace=0)
