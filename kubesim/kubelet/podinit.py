@@ -5,13 +5,13 @@ Run as ``python -I -S podinit.py <spec.json>`` under ``unshare --mount --uts --p
 library. It plays the part of runc plus a container init:
 
 1. builds the container's root (``spec["rootfs"]``, a directory of the pod's to mount it
-   on): the host's tree seen through an overlay whose upper layer is a tmpfs, with the
-   host's other filesystems (``/proc``, ``/dev``, ``/sys`` ...) bound in as they are. Mount
-   points created there, and whatever the container writes outside its volumes, live in
-   that tmpfs and go with the container: nothing is created on the host, and no container
-   sees another's mount points. Where the overlay cannot be mounted, the host's own tree
-   is used and missing mount points are created on it (they stay behind);
-2. bind-mounts each volume directory on its mount path (creating the mount point),
+   on): a tmpfs holding the host's top-level entries, each bound back from the host
+   (live, with what is mounted below it: ``/proc``, ``/dev`` ...). A volume's mount point
+   that does not exist is made in a layer of the container's own: the nearest existing
+   directory on its way is turned into a tmpfs holding that directory's entries bound
+   back the same way (:func:`layer`). So nothing is created on the host for a container,
+   no container sees another's mount points, and everything else is the host's as it is;
+2. bind-mounts each volume directory on its mount path,
    then remounts the read-only ones ``ro``; hides the host paths a container must not see
    (``spec["hide"]``: kubesim's data directory, where every pod's volumes, secrets and
    logs live) under an empty read-only tmpfs, keeping only the pod's own directory
@@ -66,6 +66,7 @@ def setup(spec):
     prefix = spec["prefix"]
 
     root = ""  # where the container's "/" is being built ("": the host's own)
+    layers = set()  # directories of the root turned into the container's own layers
 
     def mount(src, dst, flags, fstype=None, data=None):
         fs, opts = fstype and fstype.encode(), data and data.encode()
@@ -75,15 +76,12 @@ def setup(spec):
 
     try:
         if spec.get("rootfs"):
-            root = private_root(spec["rootfs"], libc)
+            root = spec["rootfs"]
+            os.makedirs(root, exist_ok=True)
+            layer(root, libc, source="/")
+            layers.add(root)
         for m in spec["mounts"]:
-            dst = in_root(root, m["dst"])
-            if m["dir"]:
-                os.makedirs(dst, exist_ok=True)
-            else:
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
-                if not os.path.exists(dst):
-                    open(dst, "a").close()
+            mount_point(root, layers, m["dst"], m["dir"], libc)
             mount(m["src"], m["dst"], MS_BIND | MS_REC)
         for m in spec["mounts"]:
             if m["ro"]:
@@ -127,51 +125,59 @@ def in_root(root, path):
     return root + (inside or "/")
 
 
-def top_mounts():
-    """The host's mount points that no other mount point but ``/`` contains, from
-    ``/proc/self/mountinfo``: binding each of them recursively brings every filesystem
-    mounted on the host's tree (``/proc``, ``/dev``, ``/sys``, ``/tmp`` when it is one of its
-    own ...) into a new root."""
-    points = set()
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = line.split(" ")[4]
-            # mountinfo escapes space, tab, newline and backslash as octal (\040 ...)
-            points.add(point.encode().decode("unicode_escape").encode("latin-1").decode())
-    points.discard("/")
-    return sorted(
-        p for p in points if not any(q != p and p.startswith(q.rstrip("/") + "/") for q in points)
-    )
+def layer(path, libc, source=None):
+    """Turn directory ``path`` into a layer of the container's own: a tmpfs in which each
+    entry of ``source`` (by default ``path`` as it was) is bound back from the host, live
+    and with whatever is mounted below it, symlinks copied as symlinks. New entries made in
+    the layer (mount points) are the container's alone; the host's entries are the host's
+    (what is written in them reaches it). An entry the host adds later does not appear."""
+    fd = os.open(source or path, os.O_PATH | os.O_DIRECTORY)
+    try:
+        here = f"/proc/self/fd/{fd}"
+        names = os.listdir(here)
+        _mount(libc, "tmpfs", path, MS_NOSUID | MS_NODEV, "tmpfs", "mode=0755")
+        os.chmod(path, os.stat(here).st_mode & 0o7777)
+        for name in names:
+            src, dst = f"{here}/{name}", os.path.join(path, name)
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), dst)
+                continue
+            if os.path.isdir(src):
+                os.mkdir(dst)
+            else:
+                open(dst, "a").close()
+            _mount(libc, src, dst, MS_BIND | MS_REC)
+    finally:
+        os.close(fd)
 
 
-def private_root(base, libc):
-    """Mount the container's root under ``base`` (made if missing): an overlay of the
-    host's ``/`` (read through) with a tmpfs upper layer (written to), and the host's other
-    filesystems bound in. Returns its path, or "" where the overlay cannot be mounted
-    (no overlayfs, too many stacked layers): the host's tree is then used as it is."""
+def _mount(libc, src, dst, flags, fstype=None, data=None):
+    fs, opts = fstype and fstype.encode(), data and data.encode()
+    if libc.mount(src.encode(), dst.encode(), fs, flags, opts) != 0:
+        raise OSError(f"error mounting {src!r} at {dst!r}: {os.strerror(ctypes.get_errno())}")
 
-    def sys_mount(src, dst, flags, fstype=None, data=None):
-        fs, opts = fstype and fstype.encode(), data and data.encode()
-        if libc.mount(src.encode(), dst.encode(), fs, flags, opts) != 0:
-            err = os.strerror(ctypes.get_errno())
-            raise OSError(f"error mounting {src!r} at {dst!r}: {err}")
 
-    if any(c in base for c in ",:\\"):  # would not survive overlayfs's option syntax
-        return ""
-    tops = top_mounts()  # the host's, before this adds its own
-    os.makedirs(base, exist_ok=True)
-    sys_mount("tmpfs", base, MS_NOSUID | MS_NODEV, "tmpfs", "mode=0755")
-    layers = {d: os.path.join(base, d) for d in ("upper", "work", "root")}
-    for d in layers.values():
-        os.mkdir(d)
-    opts = f"lowerdir=/,upperdir={layers['upper']},workdir={layers['work']}"
-    if libc.mount(b"overlay", layers["root"].encode(), b"overlay", 0, opts.encode()) != 0:
-        libc.umount2(base.encode(), MNT_DETACH)
-        return ""
-    for p in tops:
-        if os.path.lexists(p) and os.path.lexists(layers["root"] + p):
-            sys_mount(p, layers["root"] + p, MS_BIND | MS_REC)
-    return layers["root"]
+def mount_point(root, layers, path, is_dir, libc):
+    """Make ``path`` (in ``root``, resolved by :func:`in_root`) exist for a volume to be
+    mounted on, and return where it is. A missing one is made in a layer of the container's
+    own (:func:`layer`): the nearest existing directory on its way becomes one, unless it
+    is one already (``layers``; the root is)."""
+    real = in_root(root, path)
+    if os.path.lexists(real):
+        return real
+    if root:
+        parent = os.path.dirname(real)
+        while not os.path.lexists(parent):
+            parent = os.path.dirname(parent)
+        if parent not in layers:
+            layer(parent, libc)
+            layers.add(parent)
+    if is_dir:
+        os.makedirs(real, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(real), exist_ok=True)
+        open(real, "a").close()
+    return real
 
 
 def enter(root, libc):

@@ -548,25 +548,24 @@ def test_a_container_sees_its_pods_files_not_kubesims_data(
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="namespace isolation needs root")
-def test_mount_points_and_writes_outside_volumes_stay_in_the_container(
-    sim: KubeSim, core: Any, tmp_path: Path
-) -> None:
-    """A container's root is the host's tree read through an overlay of its own: the mount
-    points its volumes need and whatever it writes outside its volumes go with it. Nothing
-    is created on the host and another container does not see them, while a volume's
-    writes still reach the volume (another pod mounting it reads them). A mount path under
-    a symlink (/var/run -> /run on Debian) is followed inside the container's root."""
+def test_mount_points_are_the_containers_own(sim: KubeSim, core: Any, tmp_path: Path) -> None:
+    """A volume's mount point that does not exist is made in a layer of the container's
+    own, not on the host: nothing is left behind and another container does not see it.
+    The rest of the host's tree is the host's, live: a file the host writes later is seen,
+    one the container writes reaches the host; a volume is shared as usual. A mount path
+    under a symlink (/var/run -> /run on Debian) is followed inside the container."""
     top = f"/kubesim-test-{uuid.uuid4().hex[:8]}"
-    (tmp_path / "on-the-host").write_text("")
     volume = {
         "name": "v",
         "hostPath": {"path": str(tmp_path / "volume"), "type": "DirectoryOrCreate"},
     }
+    gate = tmp_path / "gate"
     sim.apply(
         pod(
-            "writer",
-            f"echo from-writer > {top}/data/out; echo scratch > {tmp_path}/scratch; "
-            f"ls -d {top}/data /var/run/kubesim-test/data; sleep 60",
+            "mounts-writer",
+            f"echo from-writer > {top}/data/out; echo to-host > {tmp_path}/written; "
+            f"echo own > {top}-file; ls -d {top}/data /var/run/kubesim-test/data; "
+            f"while [ ! -e {gate} ]; do sleep 0.05; done; cat {top}-file; sleep 60",
             volumes=[volume],
             container={
                 "volumeMounts": [
@@ -576,24 +575,24 @@ def test_mount_points_and_writes_outside_volumes_stay_in_the_container(
             },
         )
     )
-    wait_for(lambda: phase(sim, "writer") == "Running", what="writer running")
-    wait_for(lambda: log(core, "writer").count("data") == 2, what="the writer's output")
-    assert log(core, "writer").split() == [f"{top}/data", "/var/run/kubesim-test/data"]
-    assert not os.path.lexists(top)  # its mount points are not on the host
+    wait_for(lambda: (tmp_path / "written").exists(), what="the writer's file on the host")
+    gate.touch()  # seen by the container, which then goes on
+    wait_for(lambda: "own" in log(core, "mounts-writer"), what="the writer's output")
+    out = log(core, "mounts-writer").split()
+    assert out == [f"{top}/data", "/var/run/kubesim-test/data", "own"], out
+    assert not os.path.lexists(top) and not os.path.lexists(f"{top}-file")
     assert not os.path.lexists("/run/kubesim-test")
-    assert not (tmp_path / "scratch").exists()  # nor what it wrote outside its volumes
     sim.apply(
         pod(
-            "reader",
-            f"cat {top}-reader/out; ls -d {top} /run/kubesim-test; ls {tmp_path}",
+            "mounts-reader",
+            f"cat {top}-reader/out; ls -d {top} /run/kubesim-test",
             volumes=[volume],
             container={"volumeMounts": [{"name": "v", "mountPath": f"{top}-reader"}]},
         )
     )
-    finished(sim, "reader")
-    text = log(core, "reader")
+    finished(sim, "mounts-reader")
+    text = log(core, "mounts-reader")
     assert text.startswith("from-writer\n"), text  # the volume is shared, as on a node
     assert f"ls: cannot access '{top}': No such file or directory" in text, text
     assert "ls: cannot access '/run/kubesim-test'" in text, text
-    assert text.split()[-1] == "on-the-host", text  # the host's files, read through
-    sim.call(sim.api.delete, sim.registry.get("", "pods"), "default", "writer", grace=0)
+    sim.call(sim.api.delete, sim.registry.get("", "pods"), "default", "mounts-writer", grace=0)
