@@ -28,19 +28,19 @@ automatically (namespace when ``unshare`` works, which needs root).
 - *namespace* (root, util-linux ``unshare``): each container runs under ``unshare --mount
   --uts --pid --fork --kill-child --mount-proc --propagation private``. In the private
   mount namespace a small wrapper (PID 1 of the new PID namespace) builds the container's
-  root: the host's filesystem seen through an overlay whose writable layer is the
-  container's own tmpfs (what the container writes outside its volumes, and the mount
-  points its volumes need, go with it: nothing is created on the host, and no container
-  sees another's mount points), with the host's other filesystems bound in; it
-  bind-mounts every volume directory on its ``mountPath``, honouring ``subPath``/``subPathExpr``
+  root: a tmpfs holding the host's top-level entries bound back live; a mount point that
+  does not exist is made in a layer of the container's own (the nearest existing
+  directory becomes a tmpfs holding its entries, bound back), so nothing is created on the
+  host and no container sees another's mount points. It bind-mounts every volume
+  directory on its ``mountPath``, honouring ``subPath``/``subPathExpr``
   and ``readOnly`` (``mount -o remount,bind,ro``; secret/configMap/downwardAPI/projected
   volumes are always read-only, as on a real node), bind-mounts the pod's ``/etc/hosts``
   (:mod:`kubesim.kubelet.dns`) and ``/etc/hostname``, sets the hostname to the pod's, then
   covers kubesim's data directory (every pod's volumes, secrets, tokens and logs; and
   ``KubeSim(hidden_paths=...)``) with an empty read-only tmpfs, keeping only the pod's own
   directory, so that a container reads the other pods' data no more than on a node
-  (the rest of the host's filesystem stays visible, read through: there is no image to
-  run in), switches to that root (``pivot_root``), then forks the command and forwards
+  (the rest of the host's filesystem stays visible and shared: there is no image to run
+  in), switches to that root (``pivot_root``), then forks the command and forwards
   signals to it, like a container init. When the command exits, the wrapper exits with
   its code and the kernel kills whatever is left in the PID namespace; ``ps`` inside shows
   only the pod's processes.
