@@ -69,10 +69,8 @@ def setup(spec):
     layers = set()  # directories of the root turned into the container's own layers
 
     def mount(src, dst, flags, fstype=None, data=None):
-        fs, opts = fstype and fstype.encode(), data and data.encode()
-        if libc.mount(src.encode(), in_root(root, dst).encode(), fs, flags, opts) != 0:
-            err = os.strerror(ctypes.get_errno())
-            raise OSError(f"error mounting {src!r} to rootfs at {dst!r}: {err}")
+        """Mount on ``dst`` as the container names it."""
+        _mount(libc, src, in_root(root, dst), flags, fstype, data, shown=dst)
 
     try:
         if spec.get("rootfs"):
@@ -151,10 +149,13 @@ def layer(path, libc, source=None):
         os.close(fd)
 
 
-def _mount(libc, src, dst, flags, fstype=None, data=None):
+def _mount(libc, src, dst, flags, fstype=None, data=None, shown=None):
+    """mount(2); a failure is worded as runc words it, naming ``shown`` (the path as the
+    container names it) if given."""
     fs, opts = fstype and fstype.encode(), data and data.encode()
     if libc.mount(src.encode(), dst.encode(), fs, flags, opts) != 0:
-        raise OSError(f"error mounting {src!r} at {dst!r}: {os.strerror(ctypes.get_errno())}")
+        err = os.strerror(ctypes.get_errno())
+        raise OSError(f"error mounting {src!r} to rootfs at {shown or dst!r}: {err}")
 
 
 def mount_point(root, layers, path, is_dir, libc):
