@@ -29,20 +29,24 @@ async def stream_logs(
     q = request.query
     pod = sim.store.get(sim.api.rt("", "pods"), namespace, name)
     containers = [c["name"] for c in pod["spec"]["containers"]]
+    inits = [c["name"] for c in pod["spec"].get("initContainers") or []]
     container = q.get("container")
     if not container:
         if len(containers) != 1:
+            choices = f"[{' '.join(containers)}]"
+            if inits:
+                choices += f" or one of the init containers: [{' '.join(inits)}]"
             raise errors.bad_request(
-                f"a container name must be specified for pod {name}, choose one of: "
-                f"[{' '.join(containers)}]"
+                f"a container name must be specified for pod {name}, choose one of: {choices}"
             )
         container = containers[0]
-    if container not in containers:
+    if container not in containers and container not in inits:
         raise errors.bad_request(f"container {container} is not valid for pod {name}")
+    st = pod.get("status", {})
     status = next(
         (
             s
-            for s in pod.get("status", {}).get("containerStatuses", []) or []
+            for s in (st.get("containerStatuses") or []) + (st.get("initContainerStatuses") or [])
             if s["name"] == container
         ),
         None,

