@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kubesim import errors
+from kubesim.kubelet import podstatus
 from kubesim.kubelet.logs import LogWriter
 from kubesim.store import Event, deep_copy, now_rfc3339
 
@@ -63,11 +64,6 @@ class PodRun:
     init: dict[str, ContainerRun] = field(default_factory=dict)
     stopping: bool = False
     done: bool = False
-
-
-def _is_sidecar(container: dict) -> bool:
-    """An init container with ``restartPolicy: Always`` (Kubernetes 1.29+)."""
-    return container.get("restartPolicy") == "Always"
 
 
 class Kubelet:
@@ -134,90 +130,29 @@ class Kubelet:
         if phase:
             st["phase"] = phase
         st.update(deep_copy(extra))
+        default = ContainerRun("")
         statuses = []
         for c in pod["spec"]["containers"]:
-            cr = run.containers.get(c["name"]) or ContainerRun(c["name"])
+            cr = run.containers.get(c["name"]) or default
             ready = "running" in cr.state and not run.stopping
-            s: dict[str, Any] = {
-                "name": c["name"],
-                "image": c.get("image", ""),
-                "imageID": f"kubesim://{c.get('image', '')}",
-                "ready": ready,
-                "started": "running" in cr.state,
-                "restartCount": cr.restarts,
-                "state": cr.state,
-                "lastState": cr.last_state,
-            }
-            if "waiting" not in cr.state:
-                s["containerID"] = f"kubesim://{run.uid}-{c['name']}-{cr.attempt}"
-            statuses.append(s)
-        # The states are the kubelet's own (it changes them in place): the store keeps copies.
-        st["containerStatuses"] = statuses = deep_copy(statuses)
-        incomplete = []
-        inits = []
+            statuses.append(podstatus.container_status(c, cr, run.uid, ready))
+        inits, incomplete = [], []
         for c in pod["spec"].get("initContainers") or []:
-            cr = run.init.get(c["name"]) or ContainerRun(c["name"])
-            if _is_sidecar(c):  # ready, and done initialising, while it runs
-                done = "running" in cr.state or cr.sidecar_done
-            else:
-                done = cr.state.get("terminated", {}).get("exitCode") == 0
+            cr = run.init.get(c["name"]) or default
+            done = podstatus.init_done(c, cr)
+            inits.append(podstatus.container_status(c, cr, run.uid, done))
             if not done:
                 incomplete.append(c["name"])
-            s = {
-                "name": c["name"],
-                "image": c.get("image", ""),
-                "imageID": f"kubesim://{c.get('image', '')}",
-                "ready": done,
-                "started": "running" in cr.state,
-                "restartCount": cr.restarts,
-                "state": cr.state,
-                "lastState": cr.last_state,
-            }
-            if "waiting" not in cr.state:
-                s["containerID"] = f"kubesim://{run.uid}-{c['name']}-{cr.attempt}"
-            inits.append(s)
+        # The states are the kubelet's own (it changes them in place): the store keeps copies.
+        st["containerStatuses"] = deep_copy(statuses)
         if inits:
             st["initContainerStatuses"] = deep_copy(inits)
-        all_ready = bool(statuses) and all(s["ready"] for s in statuses)
-        now = now_rfc3339()
-        conds = {c["type"]: c for c in st.get("conditions", []) or []}
-
-        def cond(t: str, ok: bool, reason: str = "", message: str = "") -> None:
-            old = conds.get(t)
-            status = "True" if ok else "False"
-            c = {
-                "type": t,
-                "status": status,
-                "lastProbeTime": None,
-                "lastTransitionTime": old["lastTransitionTime"]
-                if old and old["status"] == status
-                else now,
-            }
-            if reason and not ok:
-                c["reason"] = reason
-                if message:
-                    c["message"] = message
-            conds[t] = c
-
-        cond("PodReadyToStartContainers", True)
-        cond(
-            "Initialized",
-            not incomplete,
-            "ContainersNotInitialized",
-            f"containers with incomplete status: [{' '.join(incomplete)}]",
+        st["conditions"] = podstatus.conditions(
+            st.get("conditions") or [],
+            ready=bool(statuses) and all(s["ready"] for s in statuses),
+            incomplete=incomplete,
+            now=now_rfc3339(),
         )
-        cond("Ready", all_ready, "ContainersNotReady" if not all_ready else "")
-        cond("ContainersReady", all_ready, "ContainersNotReady" if not all_ready else "")
-        order = [
-            "PodReadyToStartContainers",
-            "Initialized",
-            "Ready",
-            "ContainersReady",
-            "PodScheduled",
-        ]
-        st["conditions"] = [conds[t] for t in order if t in conds] + [
-            c for t, c in conds.items() if t not in order
-        ]
         try:
             # ``new`` shares nothing with the kubelet's state, and only unchanged parts
             # with the stored pod.
@@ -290,7 +225,7 @@ class Kubelet:
         sidecars: list[asyncio.Task[int | None]] = []
         started: list[str] = []  # the sidecars' names
         for c in inits:  # one after another, each to success, before any other container
-            if _is_sidecar(c):
+            if podstatus.is_sidecar(c):
                 # A native sidecar: started, then the next one; it runs beside the pod's
                 # containers (restarted whenever it exits) until they are done.
                 sidecars.append(
@@ -390,7 +325,7 @@ class Kubelet:
                 self._write_status(run)
             if run.stopping or cr.sidecar_done:
                 return None
-            if init and not _is_sidecar(c):
+            if init and not podstatus.is_sidecar(c):
                 again = code != 0 and restart != "Never"
             else:
                 again = restart == "Always" or (restart == "OnFailure" and code != 0)

@@ -16,7 +16,7 @@ from typing import Any
 import kubernetes
 import pytest
 
-from kubesim.kubelet import standins
+from kubesim.kubelet import podstatus, standins
 from kubesim.kubelet.logs import LogWriter
 from kubesim.sim import KubeSim
 from tests.kubesim.helpers import kubectl_path
@@ -242,3 +242,29 @@ def test_a_native_sidecar_runs_beside_the_pods_containers(sim: KubeSim, core: An
     proxy = status(sim, "with-sidecar")["initContainerStatuses"][0]
     assert "terminated" in proxy["state"], proxy  # stopped once the pod's container ended
     assert core.read_namespaced_pod_log("with-sidecar", "default", container="after") == "up\n"
+
+
+def test_conditions_keep_their_transition_time_until_their_status_changes() -> None:
+    first = podstatus.conditions([], ready=False, incomplete=["setup"], now="t1")
+    by = {c["type"]: c for c in first}
+    assert [c["type"] for c in first] == [
+        "PodReadyToStartContainers",
+        "Initialized",
+        "Ready",
+        "ContainersReady",
+    ]
+    assert by["Initialized"] == {
+        "type": "Initialized",
+        "status": "False",
+        "lastProbeTime": None,
+        "lastTransitionTime": "t1",
+        "reason": "ContainersNotInitialized",
+        "message": "containers with incomplete status: [setup]",
+    }
+    scheduled = {"type": "PodScheduled", "status": "True", "lastTransitionTime": "t0"}
+    later = podstatus.conditions([*first, scheduled], ready=False, incomplete=[], now="t2")
+    by = {c["type"]: c for c in later}
+    assert by["Initialized"]["status"] == "True" and "reason" not in by["Initialized"]
+    assert by["Initialized"]["lastTransitionTime"] == "t2"  # it changed
+    assert by["Ready"]["lastTransitionTime"] == "t1"  # it did not
+    assert later[-1] == scheduled  # the scheduler's own condition is kept, last

@@ -351,7 +351,7 @@ def test_exit_code_policy_retries_signals_and_fails_on_errors(k: Cluster) -> Non
     retry = {"Master": replica(1), "Worker": replica(1, restart="ExitCode", exit_code=137)}
     k.create(job("PyTorchJob", "ec", retry))
     first = wait_for(lambda: k.pods("ec").get("ec-worker-0")).metadata.uid
-    k.wait_condition("PyTorchJob", "ec", "Restarting")
+    k.watch_condition("PyTorchJob", "ec", "Restarting")  # (Running replaces it at once)
     # The replacement keeps exiting 137 and being replaced, so check the one we saw.
     renewed = wait_for(
         lambda: (p := k.pods("ec").get("ec-worker-0")) and p.metadata.uid != first and p,

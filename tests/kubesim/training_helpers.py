@@ -110,6 +110,26 @@ class Cluster:
             lambda: self.condition(kind, name, ctype), timeout, what=f"{kind} {name} {ctype}"
         )
 
+    def watch_condition(self, kind: str, name: str, ctype: str, timeout: int = 10) -> dict:
+        """The first ``ctype`` condition (status True) the job shows, seen through a watch:
+        every change is delivered, so one the operator replaces a moment later
+        (``Restarting`` by ``Running``) cannot be missed, as polling can miss it."""
+        w = kubernetes.watch.Watch()
+        for ev in w.stream(
+            self.co.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            self.ns,
+            PLURAL[kind],
+            field_selector=f"metadata.name={name}",
+            timeout_seconds=timeout,
+        ):
+            for c in (ev["object"].get("status") or {}).get("conditions") or []:
+                if c["type"] == ctype and c["status"] == "True":
+                    w.stop()
+                    return c
+        raise AssertionError(f"{kind} {name} showed no {ctype} condition in {timeout} s")
+
     # -- dependents
     def pods(self, job_name: str | None = None) -> dict[str, Any]:
         sel = f"training.kubeflow.org/job-name={job_name}" if job_name else None
