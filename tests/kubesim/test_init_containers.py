@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +18,20 @@ import pytest
 from kubesim.kubelet import podstatus, standins
 from kubesim.kubelet.logs import LogWriter
 from kubesim.sim import KubeSim
-from tests.kubesim.helpers import kubectl_path
+from tests.conftest import running_kubesim
+from tests.kubesim.helpers import kubectl_path, wait_for
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[KubeSim]:
-    s = KubeSim(kubelet="process").start()
-    yield s
-    s.stop()
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
+    with running_kubesim(tmp_path_factory.mktemp("init"), kubelet="process") as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
-def core(sim: KubeSim, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    config = sim.write_kubeconfig(tmp_path_factory.mktemp("kube") / "config")
-    return kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(str(config)))
-
-
-def wait_for(fn: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := fn()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
+def core(sim: KubeSim) -> Any:
+    client = kubernetes.config.new_client_from_config(str(sim.kubeconfig))  # type: ignore[attr-defined]
+    return kubernetes.client.CoreV1Api(client)
 
 
 def container(name: str, script: str) -> dict:
