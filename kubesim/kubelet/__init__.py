@@ -222,18 +222,14 @@ class Kubelet:
             if pod is None or run.stopping:
                 return
         restart = pod["spec"].get("restartPolicy", "Always")
-        sidecars: list[asyncio.Task[int | None]] = []
-        started: list[str] = []  # the sidecars' names
+        sidecars: dict[str, asyncio.Task[int | None]] = {}  # by name
         for c in inits:  # one after another, each to success, before any other container
             if podstatus.is_sidecar(c):
                 # A native sidecar: started, then the next one; it runs beside the pod's
                 # containers (restarted whenever it exits) until they are done.
-                sidecars.append(
-                    asyncio.get_running_loop().create_task(
-                        self._run_container(run, pod, c, "Always", init=True)
-                    )
+                sidecars[c["name"]] = asyncio.get_running_loop().create_task(
+                    self._run_container(run, pod, c, "Always", init=True)
                 )
-                started.append(c["name"])
                 while not run.stopping and "running" not in run.init[c["name"]].state:
                     await asyncio.sleep(0.02)
                 continue
@@ -242,7 +238,7 @@ class Kubelet:
                 return
             if code != 0:  # restartPolicy Never: the pod has failed
                 run.done = True
-                await self._stop_sidecars(run, sidecars, started)
+                await self._stop_sidecars(run, sidecars)
                 self._write_status(run, "Failed")
                 await self.runtime.cleanup_pod(pod)
                 return
@@ -254,7 +250,7 @@ class Kubelet:
         )
         if run.stopping:
             return
-        await self._stop_sidecars(run, sidecars, started)
+        await self._stop_sidecars(run, sidecars)
         codes = [
             cr.state.get("terminated", {}).get("exitCode", 1) for cr in run.containers.values()
         ]
@@ -358,19 +354,19 @@ class Kubelet:
         return None
 
     async def _stop_sidecars(
-        self, run: PodRun, tasks: list[asyncio.Task[int | None]], names: list[str]
+        self, run: PodRun, sidecars: dict[str, asyncio.Task[int | None]]
     ) -> None:
         """Stop the native sidecars once the pod's containers are done, as the kubelet
         does (in reverse order of their start), and let their runs end."""
-        if not tasks:
+        if not sidecars:
             return
-        sidecars = [run.init[name] for name in names]
-        for cr in sidecars:
+        runs = [run.init[name] for name in sidecars]
+        for cr in runs:
             cr.sidecar_done = True  # their loops end instead of restarting them
-        for cr in reversed(sidecars):
+        for cr in reversed(runs):
             if "running" in cr.state and cr.handle is not None:
                 await cr.handle.stop(2)
-        _, late = await asyncio.wait(tasks, timeout=10)  # one between restarts: its back-off
+        _, late = await asyncio.wait(sidecars.values(), timeout=10)  # one in its back-off
         for task in late:
             task.cancel()
 

@@ -160,12 +160,12 @@ def _mount(libc, src, dst, flags, fstype=None, data=None, shown=None):
 
 def mount_point(root, layers, path, is_dir, libc):
     """Make ``path`` (in ``root``, resolved by :func:`in_root`) exist for a volume to be
-    mounted on, and return where it is. A missing one is made in a layer of the container's
-    own (:func:`layer`): the nearest existing directory on its way becomes one, unless it
-    is one already (``layers``; the root is)."""
+    mounted on. A missing one is made in a layer of the container's own (:func:`layer`):
+    the nearest existing directory on its way becomes one, unless it is one already
+    (``layers``; the root is)."""
     real = in_root(root, path)
     if os.path.lexists(real):
-        return real
+        return
     if root:
         parent = os.path.dirname(real)
         while not os.path.lexists(parent):
@@ -178,7 +178,6 @@ def mount_point(root, layers, path, is_dir, libc):
     else:
         os.makedirs(os.path.dirname(real), exist_ok=True)
         open(real, "a").close()
-    return real
 
 
 def enter(root, libc):

@@ -296,7 +296,9 @@ class ProcessRuntime:
             )
         return out
 
-    async def start(self, pod: dict, container: dict, writer: LogWriter) -> ProcessContainer:
+    async def start(
+        self, pod: dict, container: dict, writer: LogWriter
+    ) -> ProcessContainer | standins.StandIn:
         uid = pod["metadata"]["uid"]
         st = self.pods.get(uid)
         if st is None:
@@ -304,7 +306,7 @@ class ProcessRuntime:
         pod = self._view(uid)
         operators = standins.stand_in(pod, container, st.hosts, writer)
         if operators is not None:
-            return operators  # type: ignore[return-value]
+            return operators
         kube, env = self._env(st, pod, container)
         argv = expand_command(container, kube)
         if not argv:

@@ -32,11 +32,9 @@ _TRIES = re.compile(r"seq\s+(\d+)")
 class StandIn:
     """A container whose "process" is a coroutine of kubesim's."""
 
-    reason: str | None = None
+    reason: str | None = None  # (what the kubelet asks a runtime's container)
     message = ""
-    exec_env: dict[str, str] | None = None
-    exec_cwd = "/"
-    pid = None
+    exec_env: dict[str, str] | None = None  # nothing to exec into, as with the instant runtime
 
     def __init__(self, run: asyncio.Future[int] | None = None) -> None:
         self._task = run
